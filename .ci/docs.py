@@ -1,0 +1,52 @@
+#!/usr/bin/env python3
+"""Docs checks for CI, everything `nbdev_docs` does before it calls Quarto (which cannot be installed here).
+
+The site config in nbs/ parses, sidebar.yml lists exactly the notebooks (in teaching order, by hand), and
+nbdev's own docs processing (`nbdev.doclinks._build_modidx` then `nbdev.serve.proc_nbs`) succeeds on every
+notebook, writing _proc/. A file, not a heredoc: proc_nbs starts its workers with 'spawn', which re-imports
+the main module. `--allow-missing` lets sidebar.yml name lessons not written yet (while a course grows).
+"""
+import ast, json, re, sys, yaml
+from nbdev.config import get_config
+import nbdev.doclinks
+from nbdev.serve import proc_nbs
+
+def mixed_import_cells(nb_path):
+    "Cells that hold imports and other code: nbdev runs every import cell while processing docs, alone."
+    found = []
+    for i, c in enumerate(json.loads(nb_path.read_text(encoding='utf-8'))['cells']):
+        src = ''.join(c['source']) if c['cell_type'] == 'code' else ''
+        if not src or re.search(r'^#\|\s*(export|exporti|exports|eval:\s*false)', src, re.M): continue
+        if 'nbdev_export()' in src or 'google.colab' in src: continue  # skipped by nbdev / harmless set-up
+        try: body = ast.parse('\n'.join(l for l in src.splitlines() if not l.lstrip().startswith(('%', '!')))).body
+        except SyntaxError: continue
+        if any(isinstance(n, (ast.Import, ast.ImportFrom)) for n in body) and \
+           not all(isinstance(n, (ast.Import, ast.ImportFrom)) for n in body): found.append(i)
+    return found
+
+def main():
+    nbs = get_config().nbs_path
+    for f in ('_quarto.yml', 'nbdev.yml', 'sidebar.yml'):
+        yaml.safe_load((nbs/f).read_text())
+        print(f"  {f}: valid YAML")
+    assert (nbs/'styles.css').exists(), "nbs/styles.css is missing"
+    notebooks = sorted(p.name for p in nbs.glob('*.ipynb') if not p.name.startswith(('_', '.')))
+    listed = yaml.safe_load((nbs/'sidebar.yml').read_text())['website']['sidebar']['contents']
+    missing = [f for f in listed if isinstance(f, str) and not (nbs/f).exists()]
+    unlisted = [f for f in notebooks if f not in listed]
+    if unlisted or (missing and '--allow-missing' not in sys.argv):
+        sys.exit(f"sidebar.yml lists missing files {missing}, leaves out notebooks {unlisted}")
+    if missing: print(f"  warning: sidebar.yml lists lessons not written yet: {missing}")
+    print(f"  sidebar.yml lists every notebook, in order: {' '.join(listed)}")
+    mixed = {f: c for f in notebooks if (c := mixed_import_cells(nbs/f))}
+    if mixed:
+        print("  hint: these cells mix imports with other code; nbdev executes every cell with an import while "
+              "processing docs, without the cells before it, so keep imports in cells of their own: " +
+              "; ".join(f"{f} cells {c}" for f, c in mixed.items()))
+    nbdev.doclinks._build_modidx()
+    cache = proc_nbs(str(nbs), force=True)  # raises if a notebook's processing fails
+    not_done = [f for f in notebooks if not (cache/f).exists()]
+    if not_done: sys.exit(f"proc_nbs did not process {not_done}")
+    print(f"  proc_nbs processed {len(notebooks)} notebooks into {cache}: {' '.join(notebooks)}")
+
+if __name__ == '__main__': main()  # proc_nbs starts worker processes with 'spawn'

@@ -1,0 +1,102 @@
+"""The `digit-course` console script as a user runs it: a real process, real exit codes, real MNIST.
+
+What a notebook cannot hold: the installed entry point and the absence of tracebacks on stderr.
+"""
+import json, os, shutil, subprocess, sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+EXE = shutil.which('digit-course') or pytest.skip('digit-course is not installed (pip install -e .)', allow_module_level=True)
+
+
+def run(*args, timeout=300):
+    env = {**os.environ, 'TF_CPP_MIN_LOG_LEVEL': '3'}
+    env.pop('DIGIT_COURSE_DEBUG', None)
+    return subprocess.run([EXE, *args], capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def assert_one_line_error(r, *words):
+    assert r.returncode != 0, r
+    assert 'Traceback' not in r.stderr, r.stderr
+    lines = [l for l in r.stderr.splitlines() if l.strip() and 'I0000' not in l and 'WARNING' not in l and 'E0000' not in l]
+    assert len(lines) == 1, r.stderr
+    for w in words: assert w in lines[0], lines[0]
+
+
+def test_help_teaches():
+    r = run('--help')
+    assert r.returncode == 0
+    for cmd in ('data', 'train', 'evaluate', 'predict', 'bench'): assert cmd in r.stdout
+    assert 'Start with' in r.stdout
+
+
+def test_data_summarises_verified_mnist():
+    r = run('data', '--json')
+    assert r.returncode == 0, r.stderr
+    s = json.loads(r.stdout.strip().splitlines()[-1])
+    assert (s['train'], s['test'], s['verified']) == (60000, 10000, True)
+    assert s['train_class_counts'][1] == 6742
+
+
+@pytest.mark.parametrize('args, words', [
+    (['train', '--epochs', '0'], ['--epochs', 'at least 1']),
+    (['train', '--batch-size', 'many'], ['--batch-size', 'whole number']),
+    (['train', '--lr', '-1'], ['--lr', 'positive']),
+    (['train', '--model', 'resnet'], ['--model', 'invalid choice']),
+    (['bench', 'predict', '--n', '-5'], ['--n']),
+    (['frobnicate'], ['invalid choice']),
+])
+def test_nonsense_flags_get_one_line(args, words):
+    r = run(*args)
+    assert r.returncode == 2
+    assert_one_line_error(r, *words)
+
+
+def test_missing_model(tmp_path):
+    assert_one_line_error(run('evaluate', str(tmp_path / 'nope.keras')), 'no model file')
+
+
+def test_corrupt_model(tmp_path):
+    from digit_course.model import PRETRAINED_PATH
+    bad = tmp_path / 'cut.keras'
+    bad.write_bytes(PRETRAINED_PATH.read_bytes()[:2000])
+    assert_one_line_error(run('evaluate', str(bad)), 'corrupt or truncated')
+
+
+def test_model_with_wrong_input_shape(tmp_path):
+    import keras
+    m = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Flatten(), keras.layers.Dense(10, activation='softmax')])
+    m.save(tmp_path / 'cifar.keras')
+    assert_one_line_error(run('evaluate', str(tmp_path / 'cifar.keras')), 'expects input (32, 32, 3)')
+
+
+def test_predict_unreadable_file(tmp_path):
+    (tmp_path / 'notes.png').write_text('this is not an image')
+    assert_one_line_error(run('predict', str(tmp_path / 'notes.png')), 'notes.png')
+    assert_one_line_error(run('predict', str(tmp_path / 'missing.png')), 'missing.png')
+
+
+def test_predict_real_digits(tmp_path):
+    from PIL import Image
+    from digit_course.data import load_mnist
+    m = load_mnist(verbose=False)
+    paths = []
+    for i in range(5):  # MNIST test digits drawn dark-on-light, 4x larger, the way a scan looks
+        img = Image.fromarray(255 - m.x_test[i]).resize((112, 112), Image.BICUBIC)
+        paths.append(tmp_path / f'digit{i}.png'); img.save(paths[-1])
+    r = run('predict', '--json', *map(str, paths))
+    assert r.returncode == 0, r.stderr
+    got = [row['digit'] for row in json.loads(r.stdout.strip().splitlines()[-1])]
+    assert got == m.y_test[:5].tolist()
+
+
+def test_evaluate_shipped_model_matches_card():
+    from digit_course.model import MODELS_DIR
+    card = json.loads((MODELS_DIR / 'digit_cnn.json').read_text())
+    r = run('evaluate', '--json')
+    assert r.returncode == 0, r.stderr
+    rep = json.loads(r.stdout.strip().splitlines()[-1])
+    assert rep['n'] == 10000
+    assert abs(rep['accuracy'] - card['test_acc']) < 1e-4
