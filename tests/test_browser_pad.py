@@ -1,0 +1,149 @@
+"""The drawing pad as a person uses it: JupyterLab in a real (headless) Chromium, digits drawn with the mouse.
+
+Starts its own JupyterLab on a loopback port with a random token, opens a notebook that shows `DigitPad()`
+with the shipped model, draws a 1, a 7 (small, in a corner) and a 0 along known stroke paths, reads the
+prediction off the page after each, checks Undo and Clear, and saves screenshots to tests/artifacts/.
+"""
+import io, json, math, os, re, secrets, signal, socket, subprocess, sys, time, urllib.request
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+ARTIFACTS = REPO / 'tests' / 'artifacts'
+CHROMIUM = Path('/usr/bin/chromium')
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+sync_api = pytest.importorskip('playwright.sync_api', reason='the playwright package is not installed')
+pytest.importorskip('jupyterlab', reason='jupyterlab is not installed')
+if not CHROMIUM.exists(): pytest.skip(f'{CHROMIUM} is missing (apt-get install chromium)', allow_module_level=True)
+
+# Stroke paths in canvas pixels (the pad is 280x280), as lists of corner points.
+ONE = [(140, 40), (143, 240)]
+FOUR_L = [(70, 40), (70, 150), (200, 150)]                          # added to the 1: a 4
+SMALL_SEVEN = [(25, 30), (105, 30), (60, 135)]                      # small, in the top-left corner
+ZERO = [(140 + 60 * math.sin(a), 140 - 95 * math.cos(a)) for a in [i * 2 * math.pi / 36 for i in range(37)]]
+
+NOTEBOOK_CELL = f"""import sys
+sys.path.insert(0, {str(REPO)!r})
+from digit_course.draw import DigitPad
+pad = DigitPad()
+pad"""
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def _write_notebook(path):
+    nb = {"cells": [{"cell_type": "code", "execution_count": None, "id": "pad", "metadata": {}, "outputs": [],
+                     "source": NOTEBOOK_CELL}],
+          "metadata": {"kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}},
+          "nbformat": 4, "nbformat_minor": 5}
+    path.write_text(json.dumps(nb))
+
+
+def _quiet_settings(settings_dir):
+    "User settings that keep the 'Jupyter news' toast from covering the page."
+    d = settings_dir / '@jupyterlab' / 'apputils-extension'
+    d.mkdir(parents=True)
+    (d / 'notification.jupyterlab-settings').write_text('{"fetchNews": "false", "checkForUpdates": false}')
+
+
+def _start_lab(root, port, token, log):
+    env = dict(os.environ, JUPYTERLAB_SETTINGS_DIR=str(root / '.settings'),
+               JUPYTERLAB_WORKSPACES_DIR=str(root / '.workspaces'))
+    env.pop('IN_TEST', None)
+    cmd = [sys.executable, '-m', 'jupyter', 'lab', '--allow-root', '--no-browser', '--ip=127.0.0.1', f'--port={port}',
+           f'--IdentityProvider.token={token}', f'--ServerApp.root_dir={root}']
+    proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if proc.poll() is not None: raise RuntimeError(f'JupyterLab exited with code {proc.returncode}')
+        try:
+            urllib.request.urlopen(f'http://127.0.0.1:{port}/api/status?token={token}', timeout=2)
+            return proc
+        except OSError:
+            time.sleep(0.5)
+    raise RuntimeError('JupyterLab did not answer within 60 s')
+
+
+def _stop_lab(proc):
+    if proc.poll() is not None: return
+    proc.send_signal(signal.SIGTERM)  # the server shuts its kernels down on SIGTERM
+    try: proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+
+def _drag(page, box, points, steps=6):
+    "Press the mouse at the first point, move through the others, release: like a hand."
+    at = lambda x, y: (box['x'] + x, box['y'] + y)
+    page.mouse.move(*at(*points[0]))
+    page.mouse.down()
+    for x, y in points[1:]: page.mouse.move(*at(x, y), steps=steps)
+    page.mouse.up()
+
+
+def _darkest(canvas):
+    "The darkest pixel value (0..255) inside the canvas as the browser shows it, its 1 px border excluded."
+    from PIL import Image
+    img = Image.open(io.BytesIO(canvas.screenshot())).convert('L')
+    return img.crop((3, 3, img.width - 3, img.height - 3)).getextrema()[0]
+
+
+def test_draw_digits_in_jupyterlab(tmp_path):
+    expect = sync_api.expect
+    port, token = _free_port(), secrets.token_hex(16)
+    _write_notebook(tmp_path / 'pad.ipynb')
+    _quiet_settings(tmp_path / '.settings')
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with open(tmp_path / 'jupyter.log', 'w') as log:
+        proc = _start_lab(tmp_path, port, token, log)
+    page = None
+    try:
+        with sync_api.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            try:
+                page = browser.new_page(viewport={'width': 1280, 'height': 900})
+                page.goto(f'http://127.0.0.1:{port}/lab/tree/pad.ipynb?token={token}')
+                expect(page.get_by_text(re.compile(r'Python 3 \(ipykernel\) \| Idle'))).to_be_visible(timeout=90_000)
+                page.locator('.jp-Cell .jp-InputArea-editor').first.click()
+                page.keyboard.press('Shift+Enter')
+
+                label = page.locator('.digit-pad-prediction')
+                expect(label).to_have_text('Draw a digit', timeout=90_000)  # model loaded, pad shown
+                canvas = page.locator('.jp-OutputArea-output canvas').first
+                expect(canvas).to_be_visible()
+                box = canvas.bounding_box()
+                assert abs(box['width'] - 280) <= 4, f"canvas is {box['width']} px wide, expected 280"
+                clear = page.locator('.widget-button', has_text='Clear')
+
+                for digit, path in [(1, ONE), (7, SMALL_SEVEN), (0, ZERO)]:
+                    clear.click()
+                    expect(label).to_have_text('Draw a digit', timeout=20_000)
+                    _drag(page, box, path)
+                    expect(label).to_have_text(re.compile(r'(Prediction|Unsure): '), timeout=20_000)
+                    page.screenshot(path=str(ARTIFACTS / f'pad_{digit}.png'))
+                    text = label.inner_text()
+                    assert re.fullmatch(rf'Prediction: {digit} \(\d+%\)', text.strip()), f'drew a {digit}, pad says {text!r}'
+                    if digit == 1:  # one more stroke (an L: the 1 becomes a 4), then Undo gives the 1 back
+                        _drag(page, box, FOUR_L)
+                        expect(label).not_to_have_text(text, timeout=20_000)
+                        page.locator('.widget-button', has_text='Undo').click()
+                        expect(label).to_have_text(text, timeout=20_000)
+
+                assert _darkest(canvas) < 50, 'the last drawing is not visible on the canvas'
+                clear.click()
+                expect(label).to_have_text('Draw a digit', timeout=20_000)
+                page.wait_for_timeout(300)  # let the canvas repaint
+                page.screenshot(path=str(ARTIFACTS / 'pad_cleared.png'))
+                assert _darkest(canvas) > 200, 'Clear left ink on the canvas'
+            finally:
+                browser.close()
+    finally:
+        _stop_lab(proc)
