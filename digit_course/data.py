@@ -4,8 +4,8 @@
 
 # %% ../nbs/00_data.ipynb #427559bc
 from __future__ import annotations
-import codecs, gzip, hashlib, io, os, pickle, shutil, subprocess, sys, tempfile, time, zipfile
-from dataclasses import dataclass, field
+import codecs, gzip, hashlib, os, pickle, subprocess, sys, tempfile, zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np

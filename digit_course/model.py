@@ -4,10 +4,9 @@
 
 # %% ../nbs/01_model.ipynb #6b339727
 from __future__ import annotations
-import importlib.resources, os, zipfile
+import importlib.resources, zipfile
 from pathlib import Path
 
-import numpy as np
 import keras
 from keras import layers
 

@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 import keras
 from keras import layers
 
-from .data import MNIST, load_mnist, to_model_input, train_valid_split, in_test
+from .data import MNIST, load_mnist, to_model_input, train_valid_split
 from .model import set_seed, seed_cnn, digit_cnn, load_digit_model, IMG_SHAPE
 
 # %% auto #0
