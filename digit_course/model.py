@@ -57,14 +57,17 @@ def _conv_bn_relu(x, filters, bn_momentum, name):
 def digit_cnn(width=32,          # filters in the first block; later blocks use 2x and 4x
               depth=1,           # convolutions in each of the first two blocks (2 = more capacity, ~3x slower)
               dropout=0.25,      # dropout rate before the classifier
+              block_dropout=0.0, # dropout rate after each pooling (0 = none); pays off in long runs with augmentation
               bn_momentum=0.9,   # batch-norm momentum: lower settles the inference statistics sooner
              ) -> keras.Model:
     "The course's CNN: conv-BN-ReLU blocks (two with pooling), dropout, softmax over 10 digits."
     if depth < 1 or width < 1: raise ValueError("width and depth must be at least 1")
+    if not (0 <= dropout < 1 and 0 <= block_dropout < 1): raise ValueError("dropout rates must be in [0, 1)")
     x = inputs = keras.Input(IMG_SHAPE, name='image')
     for b, filters in enumerate([width, 2 * width], start=1):
         for i in range(depth): x = _conv_bn_relu(x, filters, bn_momentum, f'block{b}' + (f'_{i+1}' if depth > 1 else ''))
         x = layers.MaxPooling2D(name=f'block{b}_pool')(x)
+        if block_dropout: x = layers.Dropout(block_dropout, name=f'block{b}_dropout')(x)
     x = _conv_bn_relu(x, 4 * width, bn_momentum, 'block3')
     x = layers.Flatten(name='flatten')(x)
     x = layers.Dropout(dropout, name='dropout')(x)

@@ -131,7 +131,7 @@ def evaluate(model, images, labels, batch_size=1000) -> dict:
 MODEL_BUILDERS = {'digit': digit_cnn, 'seed': seed_cnn}
 PRESETS = {
     'default': dict(model='digit', model_kwargs={}, epochs=10, batch_size=128, lr=5e-3, augment=True, seed=0),
-    'shipped': dict(model='digit', model_kwargs=dict(depth=2), epochs=20, batch_size=128, lr=5e-3, augment=True, seed=0),
+    'shipped': dict(model='digit', model_kwargs=dict(depth=2, dropout=0.4, block_dropout=0.4), epochs=40, batch_size=128, lr=5e-3, augment=True, seed=0),
 }
 
 def machine_summary() -> str:
