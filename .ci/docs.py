@@ -3,7 +3,9 @@
 
 The site config in nbs/ parses, sidebar.yml lists exactly the notebooks (in teaching order, by hand), and
 nbdev's own docs processing (`nbdev.doclinks._build_modidx` then `nbdev.serve.proc_nbs`) succeeds on every
-notebook, writing _proc/. A file, not a heredoc: proc_nbs starts its workers with 'spawn', which re-imports
+notebook, writing _proc/, and the processed page of every lesson still shows the code of each function and
+class it exports (nbdev's docs processing deletes the source of `#| export` cells: teaching code is `#| exports`;
+only the names in PLUMBING may stay hidden). A file, not a heredoc: proc_nbs starts its workers with 'spawn', which re-imports
 the main module. `--allow-missing` lets sidebar.yml name lessons not written yet (while a course grows).
 """
 import ast, json, re, sys, yaml
@@ -23,6 +25,23 @@ def mixed_import_cells(nb_path):
         if any(isinstance(n, (ast.Import, ast.ImportFrom)) for n in body) and \
            not all(isinstance(n, (ast.Import, ast.ImportFrom)) for n in body): found.append(i)
     return found
+
+PLUMBING = {'quiet_tensorflow'}  # exported, used by every lesson, and not worth a reader's time on the site
+
+def exported_defs(nb_path):
+    "Public functions and classes defined in a notebook's `#| export` and `#| exports` cells, in order."
+    names = []
+    for c in json.loads(nb_path.read_text(encoding='utf-8'))['cells']:
+        src = ''.join(c['source']) if c['cell_type'] == 'code' else ''
+        if not re.match(r'#\|\s*exports?\b', src): continue
+        body = ast.parse('\n'.join(l for l in src.splitlines() if not l.lstrip().startswith('#|')))
+        names += [n.name for n in body.body if isinstance(n, (ast.FunctionDef, ast.ClassDef)) and not n.name.startswith('_')]
+    return [n for n in names if n not in PLUMBING]
+
+def hidden_code(nb_path, proc_path):
+    "Exported functions and classes whose `def`/`class` line is missing from the processed page."
+    page = '\n'.join(''.join(c['source']) for c in json.loads(proc_path.read_text(encoding='utf-8'))['cells'])
+    return [n for n in exported_defs(nb_path) if not re.search(rf'^\s*(?:async\s+)?(?:def|class)\s+{n}\b', page, re.M)]
 
 def main():
     nbs = get_config().nbs_path
@@ -48,5 +67,11 @@ def main():
     not_done = [f for f in notebooks if not (cache/f).exists()]
     if not_done: sys.exit(f"proc_nbs did not process {not_done}")
     print(f"  proc_nbs processed {len(notebooks)} notebooks into {cache}: {' '.join(notebooks)}")
+    hidden = {f: h for f in notebooks if (h := hidden_code(nbs/f, cache/f))}
+    if hidden:
+        sys.exit("the site would hide the code these lessons teach (make their cells `#| exports`, or add the name to "
+                 "PLUMBING in .ci/docs.py if nobody needs to read it): " + "; ".join(f"{f}: {', '.join(h)}" for f, h in hidden.items()))
+    shown = sum(len(exported_defs(nbs/f)) for f in notebooks)
+    print(f"  every processed page shows the code of the functions its lesson teaches ({shown} of them; hidden on purpose: {', '.join(sorted(PLUMBING))})")
 
 if __name__ == '__main__': main()  # proc_nbs starts worker processes with 'spawn'

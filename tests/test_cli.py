@@ -2,7 +2,7 @@
 
 What a notebook cannot hold: the installed entry point and the absence of tracebacks on stderr.
 """
-import json, os, shutil, subprocess, sys
+import json, os, re, shutil, subprocess, sys
 from pathlib import Path
 
 import numpy as np
@@ -14,16 +14,22 @@ if EXE is None:  # a skip is fine on a learner's machine, never in CI
     pytest.skip('digit-course is not installed (pip install -e .)', allow_module_level=True)
 
 
-def run(*args, timeout=300):
-    env = {**os.environ, 'TF_CPP_MIN_LOG_LEVEL': '3'}
-    env.pop('DIGIT_COURSE_DEBUG', None)
+# TensorFlow's C++ log format (I0000 00:00:17.. 123 file.cc:45] ...) and its start-up banner lines
+TF_LOG = re.compile(r'^[IWEF]\d{4} |absl::InitializeLog|oneDNN custom operations|cuInit|rebuild TensorFlow', re.M)
+
+
+def run(*args, timeout=300, env=None):
+    "The console script as a learner runs it: no log settings of our own, so what they would see is what we check."
+    env = {**os.environ, **(env or {})}
+    for k in ('DIGIT_COURSE_DEBUG', 'DIGIT_COURSE_TF_LOGS', 'TF_CPP_MIN_LOG_LEVEL'): env.pop(k, None)
     return subprocess.run([EXE, *args], capture_output=True, text=True, timeout=timeout, env=env)
 
 
 def assert_one_line_error(r, *words):
     assert r.returncode != 0, r
     assert 'Traceback' not in r.stderr, r.stderr
-    lines = [l for l in r.stderr.splitlines() if l.strip() and 'I0000' not in l and 'WARNING' not in l and 'E0000' not in l]
+    assert not TF_LOG.search(r.stderr), r.stderr
+    lines = [l for l in r.stderr.splitlines() if l.strip()]
     assert len(lines) == 1, r.stderr
     for w in words: assert w in lines[0], lines[0]
 
@@ -48,6 +54,7 @@ def test_data_summarises_verified_mnist():
     (['train', '--batch-size', 'many'], ['--batch-size', 'whole number']),
     (['train', '--lr', '-1'], ['--lr', 'positive']),
     (['train', '--model', 'resnet'], ['--model', 'invalid choice']),
+    (['train', '--model', 'seed'], ['--model', "choose from 'digit', 'baseline'"]),
     (['bench', 'predict', '--n', '-5'], ['--n']),
     (['frobnicate'], ['invalid choice']),
 ])
@@ -103,3 +110,27 @@ def test_evaluate_shipped_model_matches_card():
     rep = json.loads(r.stdout.strip().splitlines()[-1])
     assert rep['n'] == 10000
     assert abs(rep['accuracy'] - card['test_acc']) < 1e-4
+
+
+def test_train_one_epoch_prints_no_tensorflow_log(tmp_path):
+    "A learner's first `digit-course train`: progress and results on screen, none of TensorFlow's C++ log lines."
+    r = run('train', '--epochs', '1', '--out', str(tmp_path / 'run'), timeout=900)
+    assert r.returncode == 0, r.stderr
+    assert not TF_LOG.search(r.stdout + r.stderr), (r.stdout + r.stderr)[-3000:]
+    assert 'test accuracy' in r.stdout and (tmp_path / 'run' / 'model.keras').exists()
+    report = json.loads((tmp_path / 'run' / 'report.json').read_text())
+    assert report['settings']['epochs'] == 1 and report['test_acc'] > 0.97
+    assert report['data_source'] in ('path', 'cache', 'keras-cache', 'keras-download', 'pypi-wheel')  # no machine path
+
+
+def test_predict_imports_no_widget_library(tmp_path):
+    "`digit-course predict` runs in a terminal: it must not pull in ipywidgets or ipycanvas (nor need them installed)."
+    from PIL import Image
+    from digit_course.data import load_mnist
+    Image.fromarray(255 - load_mnist(verbose=False).x_test[0]).save(tmp_path / 'seven.png')
+    probe = ("import sys; from digit_course.cli import main; code = main(['predict', sys.argv[1]]); "
+             "print(sorted(m for m in ('ipywidgets', 'ipycanvas') if m in sys.modules)); sys.exit(code)")
+    r = subprocess.run([sys.executable, '-c', probe, str(tmp_path / 'seven.png')], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    answer, loaded = r.stdout.strip().splitlines()
+    assert answer.startswith(f"{tmp_path / 'seven.png'}: 7 (") and loaded == '[]', r.stdout
