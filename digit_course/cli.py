@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description='Train a CNN on MNIST (validation split from the training data, test set used once) '
                                    'and write model.keras, training_curves.png and report.json to --out.')
     t.add_argument('--preset', default='default', choices=['default', 'shipped'],
-                   help="'default': digit_cnn, 10 epochs (about 4 minutes on 2 CPU cores, >= 99.3%%); "
+                   help="'default': digit_cnn, 10 epochs (a few minutes on a laptop CPU, >= 99.3%%); "
                         "'shipped': the recipe of the pretrained model shipped with the package")
     t.add_argument('--model', choices=['digit', 'baseline'],
                    help="'digit': the course's CNN; 'baseline': the original project's CNN (lesson 02)")

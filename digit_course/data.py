@@ -307,13 +307,15 @@ def quiet_tensorflow():
     os.dup2(write_end, 2); os.close(write_end)
     def pump():
         pending = b''
-        while chunk := os.read(read_end, 1 << 16):
-            *lines, pending = (pending + chunk).split(b'\n')
-            keep = b''.join(l + b'\n' for l in lines if not TF_LOG_LINE.match(l))
-            if pending and not re.match(rb'[IWEF]\d|WARNING: All|To enable', pending[:11]):
-                keep, pending = keep + pending, b''  # a partial line that is no log line (a progress bar): now
-            if keep: os.write(out, keep)
-        if pending and not TF_LOG_LINE.match(pending): os.write(out, pending)
+        try:
+            while chunk := os.read(read_end, 1 << 16):
+                *lines, pending = (pending + chunk).split(b'\n')
+                keep = b''.join(l + b'\n' for l in lines if not TF_LOG_LINE.match(l))
+                if pending and not re.match(rb'[IWEF]\d|WARNING: All|To enable', pending[:11]):
+                    keep, pending = keep + pending, b''  # a partial line that is no log line (a progress bar): now
+                if keep: os.write(out, keep)
+            if pending and not TF_LOG_LINE.match(pending): os.write(out, pending)
+        except OSError: os.dup2(out, 2)  # the filter broke: give stderr back rather than leave writers blocked
     _quiet_thread = threading.Thread(target=pump, name='quiet-tensorflow', daemon=True)
     _quiet_thread.start()
     def restore():  # at exit: give stderr back, and let the filter pass on what it still holds

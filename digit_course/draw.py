@@ -128,9 +128,11 @@ class DigitPad(_Pen, _Editing, _Answer):
     def __init__(self, model=None,          # a Keras model, or a `Predictor`; default: the shipped model
                  size=CANVAS_SIZE,          # the pad's side in pixels
                  stroke_width=None,         # initial pen width (default: size / 14, like a MNIST stroke)
-                 unsure_below=0.6,          # below this top probability the pad says it is unsure
+                 unsure_below=None,         # below this top probability the pad says it is unsure (default 0.6)
                 ):
-        self.predictor = model if isinstance(model, Predictor) else Predictor(model, unsure_below)
+        if isinstance(model, Predictor) and unsure_below is not None:
+            raise ValueError('a ready-made Predictor has its own unsure_below: pass it to Predictor(model, unsure_below=...)')
+        self.predictor = model if isinstance(model, Predictor) else Predictor(model, 0.6 if unsure_below is None else unsure_below)
         self.size, self.strokes, self._stroke = size, [], None
         self.canvas = Canvas(width=size, height=size, layout=widgets.Layout(
             width=f'{size}px', height=f'{size}px', border='1px solid #888'))
