@@ -70,6 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
                        description='Evaluate a .keras model on the 10,000 MNIST test images.')
     e.add_argument('model', nargs='?', help='a .keras file (default: the pretrained model shipped with the package)')
     e.add_argument('--json', action='store_true', help='print the result as JSON')
+    e.add_argument('--robustness', action='store_true',
+                   help='instead, accuracy on real-looking inputs made from test digits (phone photos, low-resolution '
+                        'scans, pens, rotation, slant, blur), through the same pipeline as predict')
+    e.add_argument('--n', type=_positive_int, default=1000, help='test digits per condition with --robustness (default 1000)')
 
     r = sub.add_parser('predict', help='recognise the digit in image files',
                        description='Read each image (a photo or drawing of one digit, any size, dark-on-light or '
@@ -121,6 +125,11 @@ def cmd_evaluate(args):
     from digit_course.train import evaluate
     path = Path(args.model) if args.model else PRETRAINED_PATH
     model = load_digit_model(path)
+    if args.robustness:
+        from digit_course.preprocess import robustness_suite
+        if not args.json: print(f"{path}: accuracy on {args.n:,} test digits per condition, through preprocess_digit and Predictor")
+        res = robustness_suite(model, n=args.n, verbose=not args.json)
+        return print(json.dumps(res)) if args.json else None
     m = load_mnist(verbose=False)
     rep = evaluate(model, m.x_test, m.y_test)
     if args.json: return print(json.dumps(dict(model=str(path), **rep)))

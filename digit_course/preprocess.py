@@ -15,8 +15,10 @@ from scipy import ndimage
 from .data import IMG_SIZE, NUM_CLASSES, load_mnist, to_model_input
 
 # %% auto #0
-__all__ = ['CANVAS_SIZE', 'BOX_SIZE', 'MNIST_CENTER', 'INK_LEVEL', 'MIN_PEAK', 'MAX_STROKE', 'redraw_like_people', 'ink_of',
-           'stroke_width', 'preprocess_digit', 'Prediction', 'Predictor', 'bench_predict', 'predict_files']
+__all__ = ['CANVAS_SIZE', 'BOX_SIZE', 'MNIST_CENTER', 'INK_LEVEL', 'MIN_PEAK', 'MAX_STROKE', 'ROBUSTNESS_CONDITIONS',
+           'redraw_like_people', 'ink_of', 'stroke_width', 'preprocess_digit', 'Prediction', 'Predictor',
+           'bench_predict', 'predict_files', 'photo_of', 'low_res', 'pen', 'rotated', 'slanted', 'blurred',
+           'robustness_suite']
 
 # %% ../nbs/06_draw.ipynb #0455bc0b
 CANVAS_SIZE = 280  # the pad's size in pixels: 10x MNIST's 28
@@ -218,3 +220,106 @@ def predict_files(paths,       # image files (any format PIL reads)
     "Predict the digit in each image file: a list of (path, `Prediction`)."
     predictor = model if isinstance(model, Predictor) else Predictor(model)
     return [(p, predictor(Path(p))) for p in paths]
+
+# %% ../nbs/06_draw.ipynb #7391fbb3
+def _resize(a, size, method=Image.Resampling.BILINEAR):
+    "A float image resized to (h, w) with PIL."
+    return np.asarray(Image.fromarray(np.asarray(a, np.float32)).resize(size[::-1], method))
+
+def photo_of(digit, rng, size=(300, 400)):
+    "A phone photo of an MNIST digit written on paper: any size and place, uneven light, shadow, tinted paper, noise, blur, JPEG; RGB uint8."
+    h, w = size
+    s = int(rng.uniform(0.15, 0.7) * min(h, w))                     # the 28x28 frame's side in the photo
+    ink = np.clip(_resize(digit / 255, (s, s), Image.Resampling.BICUBIC), 0, 1)
+    y, x = rng.integers(0, h - s + 1), rng.integers(0, w - s + 1)
+    alpha = np.zeros((h, w), np.float32); alpha[y:y + s, x:x + s] = ink
+    paper = rng.uniform(0.6, 0.95) * (1 + rng.uniform(-0.08, 0.08, 3))  # grey or tinted paper
+    pen = rng.uniform(0.02, 0.3, 3)                                     # dark ink, any colour
+    img = paper * (1 - alpha[..., None]) + pen * alpha[..., None]
+    yy, xx = np.mgrid[0:h, 0:w] / max(h, w)
+    theta = rng.uniform(0, 2 * np.pi)                                   # light falling off in any direction
+    ramp = xx * np.cos(theta) + yy * np.sin(theta); ramp = (ramp - ramp.min()) / np.ptp(ramp)
+    light = 1 - rng.uniform(0.2, 0.5) * ramp
+    light *= 1 - rng.uniform(0.1, 0.35) * ((yy - yy.mean()) ** 2 + (xx - xx.mean()) ** 2) / 0.5   # vignetting
+    if rng.random() < 0.5:                                              # a soft shadow across part of the page
+        phi, c = rng.uniform(0, 2 * np.pi), rng.uniform(0.2, 0.8)
+        edge = (xx * np.cos(phi) + yy * np.sin(phi) - c * (np.cos(phi) * xx.max() + np.sin(phi) * yy.max())) / 0.05
+        light *= 1 - rng.uniform(0.2, 0.4) / (1 + np.exp(-edge))
+    img = img * light[..., None]
+    img = ndimage.gaussian_filter(img, (rng.uniform(0.3, 1.5),) * 2 + (0,))
+    img = img + rng.normal(0, rng.uniform(0.01, 0.04), img.shape)
+    buf = io.BytesIO(); Image.fromarray(np.uint8(np.clip(img, 0, 1) * 255)).save(buf, 'jpeg', quality=60)
+    return np.asarray(Image.open(buf))
+
+def low_res(digit, px, method):
+    "A digit scanned at px x px, then enlarged to 112x112 with `method` ('nearest' or 'bilinear')."
+    small = Image.fromarray(digit).resize((px, px), Image.Resampling.BOX)
+    m = {'nearest': Image.Resampling.NEAREST, 'bilinear': Image.Resampling.BILINEAR}[method]
+    return np.asarray(small.resize((112, 112), m))
+
+def _strokes(digit, level=0.5, scale=4):
+    "The digit's strokes as a binary mask, 4x larger (112x112)."
+    return _resize(digit / 255, (28 * scale, 28 * scale)) >= level
+
+def pen(digit, kind, rng):
+    "The digit re-written with another pen on white paper: 'pencil' (faint, grainy), 'marker' (thick) or 'thin' (fine); uint8, dark on light."
+    if kind == 'marker': ink = ndimage.binary_dilation(_strokes(digit), iterations=int(rng.integers(3, 6))).astype(np.float32)
+    elif kind == 'thin': ink = _strokes(digit, 0.85).astype(np.float32)
+    elif kind == 'pencil':
+        ink = _resize(digit / 255, (112, 112)) * rng.uniform(0.25, 0.45)
+        ink = np.clip(ink * (1 + rng.normal(0, 0.3, ink.shape)), 0, 1)         # graphite grain
+    else: raise ValueError(f"unknown pen {kind!r}")
+    return np.uint8(255 * (1 - np.clip(ink, 0, 1)))
+
+def rotated(digit, degrees):
+    "The digit rotated by `degrees` (positive: anticlockwise), on a canvas large enough to hold it."
+    return np.clip(ndimage.rotate(digit.astype(np.float32), degrees, reshape=True, order=1), 0, 255).astype(np.uint8)
+
+def slanted(digit, shear):
+    "The digit slanted like italic writing: each row shifted in proportion to its height (shear 0.3 = 17 degrees)."
+    big = np.pad(digit.astype(np.float32), ((0, 0), (14, 14)))
+    c = big.shape[0] / 2
+    out = ndimage.affine_transform(big, [[1, 0], [shear, 1]], offset=[0, -shear * c], order=1)
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+def blurred(digit, sigma):
+    "The digit 4x larger, out of focus (Gaussian blur of `sigma` pixels at that size)."
+    return np.uint8(np.clip(ndimage.gaussian_filter(_resize(digit, (112, 112)), sigma), 0, 255))
+
+# %% ../nbs/06_draw.ipynb #226126a7
+def _robustness_conditions() -> dict:
+    "Each condition's name and how to make its image from one digit and a random generator (None: a batch maker)."
+    c = {'clean': lambda d, r: d, 're-drawn on a pad': None, 'phone photo': photo_of}
+    for px in (8, 10, 12, 16):
+        for m in ('nearest', 'bilinear'): c[f'scan {px}px, {m}'] = (lambda px, m: lambda d, r: low_res(d, px, m))(px, m)
+    c.update({'faint pencil': lambda d, r: pen(d, 'pencil', r), 'marker pen': lambda d, r: pen(d, 'marker', r),
+              'thin pen': lambda d, r: pen(d, 'thin', r), 'rotated -20°': lambda d, r: rotated(d, -20),
+              'rotated +20°': lambda d, r: rotated(d, 20),
+              'slanted': lambda d, r: slanted(d, r.choice([-1, 1]) * r.uniform(0.2, 0.4)),
+              'blurred': lambda d, r: blurred(d, r.uniform(2, 4))})
+    return c
+
+ROBUSTNESS_CONDITIONS = list(_robustness_conditions())
+
+def robustness_suite(predictor=None,   # a `Predictor` (or a Keras model); default: the shipped model
+                     n=1000,           # test digits per condition
+                     seed=0,           # the same seed makes the same images
+                     conditions=None,  # names from ROBUSTNESS_CONDITIONS (default: all)
+                     verbose=True,     # print each condition's accuracy as it is measured
+                    ) -> dict:
+    "Accuracy of `predictor` on each input condition made from the first `n` MNIST test digits: {condition: {accuracy, n}}."
+    unknown = sorted(set(conditions or []) - set(ROBUSTNESS_CONDITIONS))
+    if unknown: raise ValueError(f"unknown conditions {unknown}; choose from {ROBUSTNESS_CONDITIONS}")
+    if not 1 <= n <= 10000: raise ValueError(f"n must be between 1 and 10,000 test digits, got {n}")
+    predictor = predictor if isinstance(predictor, Predictor) else Predictor(predictor)
+    m = load_mnist(verbose=False)
+    digits, labels = m.x_test[:n], m.y_test[:n]
+    out = {}
+    for name, make in _robustness_conditions().items():
+        if conditions and name not in conditions: continue
+        t0, rng = time.perf_counter(), np.random.default_rng(seed)
+        images = redraw_like_people(digits, seed=seed) if make is None else [make(d, rng) for d in digits]
+        preds = np.array([-1 if (r := predictor(im)).digit is None else r.digit for im in images])
+        out[name] = dict(accuracy=round(float((preds == labels).mean()), 4), n=int(n))
+        if verbose: print(f"  {name:22s} {out[name]['accuracy']:7.2%}   ({time.perf_counter() - t0:.1f} s)", flush=True)
+    return out

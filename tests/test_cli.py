@@ -134,3 +134,15 @@ def test_predict_imports_no_widget_library(tmp_path):
     assert r.returncode == 0, r.stderr
     answer, loaded = r.stdout.strip().splitlines()
     assert answer.startswith(f"{tmp_path / 'seven.png'}: 7 (") and loaded == '[]', r.stdout
+
+
+def test_evaluate_robustness_json():
+    "`digit-course evaluate --robustness --json` prints one JSON object: per condition, accuracy and n."
+    r = run('evaluate', '--robustness', '--json', '--n', '20')
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout)
+    from digit_course.preprocess import ROBUSTNESS_CONDITIONS
+    assert list(res) == ROBUSTNESS_CONDITIONS
+    assert all(set(v) == {'accuracy', 'n'} and v['n'] == 20 and 0 <= v['accuracy'] <= 1 for v in res.values())
+    assert res['clean']['accuracy'] >= 0.95
+    assert_one_line_error(run('evaluate', '--robustness', '--n', '0'), '--n', 'at least 1')
