@@ -15,10 +15,10 @@ from scipy import ndimage
 from .data import IMG_SIZE, NUM_CLASSES, load_mnist, to_model_input
 
 # %% auto #0
-__all__ = ['CANVAS_SIZE', 'BOX_SIZE', 'MNIST_CENTER', 'INK_LEVEL', 'MIN_PEAK', 'MAX_STROKE', 'ROBUSTNESS_CONDITIONS',
-           'redraw_like_people', 'ink_of', 'stroke_width', 'preprocess_digit', 'Prediction', 'Predictor',
-           'bench_predict', 'predict_files', 'photo_of', 'low_res', 'pen', 'rotated', 'slanted', 'blurred',
-           'robustness_suite']
+__all__ = ['CANVAS_SIZE', 'BOX_SIZE', 'MNIST_CENTER', 'INK_LEVEL', 'MIN_PEAK', 'PAPER_WINDOW', 'MAX_STROKE',
+           'ROBUSTNESS_CONDITIONS', 'redraw_like_people', 'photo_of', 'low_res', 'pen', 'rotated', 'slanted', 'blurred',
+           'paper_under', 'block_size', 'ink_of', 'stroke_width', 'preprocess_digit', 'Prediction', 'Predictor',
+           'bench_predict', 'predict_files', 'robustness_suite']
 
 # %% ../nbs/06_draw.ipynb #0455bc0b
 CANVAS_SIZE = 280  # the pad's size in pixels: 10x MNIST's 28
@@ -68,158 +68,6 @@ def _open_image(image):
             image = image.convert('RGBA' if 'A' in image.mode or 'transparency' in image.info else 'RGB')
         image = np.asarray(image)
     return image
-
-# %% ../nbs/06_draw.ipynb #f676981e
-def ink_of(image) -> np.ndarray:
-    "The ink of an image as a 2-D float32 array in [0, 1]: paper 0, ink 1, whatever the colours."
-    a = np.asarray(_open_image(image))
-    if a.dtype.kind not in 'buif': raise ValueError(f"expected a numeric image array, got dtype {a.dtype}")
-    if a.size == 0: raise ValueError(f"the image is empty (shape {a.shape})")
-    if not (a.ndim == 2 or (a.ndim == 3 and a.shape[-1] in (1, 2, 3, 4))):
-        raise ValueError(f"expected an image of shape (H, W) or (H, W, channels) with 1 to 4 channels, got shape {a.shape}")
-    if a.ndim == 2: a = a[..., None]
-    a = a.astype(np.float32)
-    if not np.isfinite(a).all(): raise ValueError("the image contains NaN or infinite values")
-    lo, hi = a.min(), a.max()
-    if lo < 0: raise ValueError(f"pixel values must not be negative (min {lo:g})")
-    if hi > 1: a /= 255 if hi <= 255 else 65535 if hi <= 65535 else hi  # 8-bit, 16-bit, other
-    color, alpha = (a[..., :-1], a[..., -1]) if a.shape[-1] in (2, 4) else (a, None)
-    if alpha is not None and np.ptp(alpha) > 0.05: return alpha  # ink lives in the alpha channel
-    gray = color[..., 0] if color.shape[-1] == 1 else color @ np.array([0.299, 0.587, 0.114], np.float32)
-    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
-    paper = float(np.median(border))
-    if paper > 0.5: gray, paper = 1 - gray, 1 - paper  # dark ink on light paper
-    return np.clip((gray - paper) / (1 - paper), 0, 1)
-
-# %% ../nbs/06_draw.ipynb #3e0abd5c
-def stroke_width(ink) -> float:
-    "Estimated stroke width in pixels of a 2-D ink image (ink >= 0.5 counts): 2 x area / outline."
-    m = np.pad(np.asarray(ink) >= 0.5, 1)
-    inner = m[1:-1, 1:-1] & m[:-2, 1:-1] & m[2:, 1:-1] & m[1:-1, :-2] & m[1:-1, 2:]  # ink with ink on all 4 sides
-    outline = m[1:-1, 1:-1].sum() - inner.sum()
-    return 2 * float(m.sum()) / max(int(outline), 1)
-
-# %% ../nbs/06_draw.ipynb #5dcda111
-MAX_STROKE = 3.0  # the thickest stroke we keep, in pixels of the 20x20 box (MNIST's median is 2.6)
-
-def _fit_box(ink, box, max_stroke=MAX_STROKE):
-    "Crop `ink` to its bounding box, thin thick strokes, scale it to fit `box` x `box` keeping the aspect ratio; None when blank."
-    peak = float(ink.max())
-    if peak < MIN_PEAK: return None
-    is_ink = ink >= INK_LEVEL * peak  # relative to the peak: a faint pencil counts as much as a marker
-    rows, cols = np.flatnonzero(is_ink.any(1)), np.flatnonzero(is_ink.any(0))
-    if len(rows) * len(cols) < 2 and ink.size > 4 * IMG_SIZE ** 2: return None  # a speck of dust on a big image
-    ink = ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1] / peak
-    scale = box / max(ink.shape)
-    if max_stroke:
-        k = int((stroke_width(ink) * scale - max_stroke) / 2 / scale)  # pixels to take off each side
-        if k >= 1: ink = ndimage.grey_erosion(ink, size=(2 * k + 1, 2 * k + 1))
-    h, w = (max(1, round(n * scale)) for n in ink.shape)
-    small = np.asarray(Image.fromarray(np.ascontiguousarray(ink, np.float32)).resize((w, h), Image.Resampling.LANCZOS))
-    small = np.clip(small, 0, None)  # Lanczos rings slightly below 0 and above the peak
-    return small / max(float(small.max()), 1e-6)
-
-def _center(small, size=IMG_SIZE, center=MNIST_CENTER):
-    "Paste `small` into size x size with its centre of mass at `center` (whole-pixel shift, kept inside)."
-    h, w = small.shape
-    out = np.zeros((size, size), np.float32)
-    y0, x0 = (size - h) // 2, (size - w) // 2
-    out[y0:y0 + h, x0:x0 + w] = small
-    cy, cx = ndimage.center_of_mass(out)
-    dy = int(np.clip(round(center[0] - cy), -y0, size - h - y0))
-    dx = int(np.clip(round(center[1] - cx), -x0, size - w - x0))
-    return np.roll(out, (dy, dx), axis=(0, 1))  # the clip above keeps the ink from wrapping around
-
-def preprocess_digit(image,                 # numpy array (H, W) or (H, W, 1-4 channels), PIL image, file path or bytes
-                     max_stroke=MAX_STROKE,  # thin strokes thicker than this (in 20x20-box pixels); None: never
-                    ) -> np.ndarray | None:
-    "Turn a drawing or photo of one digit into an MNIST-like (28, 28) float32 image in [0, 1]; None when blank."
-    small = _fit_box(ink_of(image), BOX_SIZE, max_stroke)
-    return None if small is None else _center(small)
-
-# %% ../nbs/06_draw.ipynb #4cf814f9
-@dataclass
-class Prediction:
-    "What the model made of one image."
-    digit: int | None    # the predicted digit, or None when nothing is drawn
-    probs: np.ndarray    # (10,) probability of each digit (all 0 when nothing is drawn)
-    image: np.ndarray    # (28, 28) float32: what the model saw
-    unsure: bool         # True when the top probability is below the predictor's threshold
-
-    @property
-    def confidence(self) -> float:
-        "The probability of the predicted digit (0 when nothing is drawn)."
-        return 0.0 if self.digit is None else float(self.probs[self.digit])
-
-    def __str__(self):
-        if self.digit is None: return 'nothing drawn'
-        return f"{'unsure, maybe ' if self.unsure else ''}{self.digit} ({self.confidence:.0%})"
-
-def _default_model():
-    from digit_course.model import load_pretrained
-    return load_pretrained()
-
-# %% ../nbs/06_draw.ipynb #52248a57
-class Predictor:
-    "Fast one-image prediction: `preprocess_digit`, then a traced model call."
-    def __init__(self, model=None,       # a Keras model following the course convention; default: the shipped model
-                 unsure_below=0.6,       # below this top probability the prediction is marked unsure
-                 jit_compile=True,       # compile with XLA when the model allows (faster for one image)
-                ):
-        import tensorflow as tf  # here, not at the top: preprocessing alone needs no TensorFlow
-        self.model = _default_model() if model is None else model
-        self.unsure_below = unsure_below
-        spec = tf.TensorSpec((1, IMG_SIZE, IMG_SIZE, 1), tf.float32)
-        call = lambda x: self.model(x, training=False)
-        self._probs = tf.function(call, input_signature=[spec], jit_compile=jit_compile)
-        try: self.probs_of(np.zeros((IMG_SIZE, IMG_SIZE), np.float32))  # trace (and compile) once, now
-        except Exception:
-            if not jit_compile: raise
-            self._probs = tf.function(call, input_signature=[spec])  # not every model or platform has XLA
-            self.probs_of(np.zeros((IMG_SIZE, IMG_SIZE), np.float32))
-
-    def probs_of(self, image28) -> np.ndarray:
-        "The 10 probabilities for one preprocessed (28, 28) float image."
-        return self._probs(np.asarray(image28, np.float32).reshape(1, IMG_SIZE, IMG_SIZE, 1)).numpy()[0]
-
-    def __call__(self, image) -> Prediction:
-        "Predict the digit in any raw image `preprocess_digit` accepts."
-        img = preprocess_digit(image)
-        if img is None: return Prediction(None, np.zeros(NUM_CLASSES, np.float32), np.zeros((IMG_SIZE, IMG_SIZE), np.float32), False)
-        p = self.probs_of(img)
-        d = int(p.argmax())
-        return Prediction(d, p, img, bool(p[d] < self.unsure_below))
-
-# %% ../nbs/06_draw.ipynb #64e03541
-def _percentiles_ms(seconds) -> dict:
-    return {'p50_ms': round(float(np.percentile(seconds, 50)) * 1e3, 3),
-            'p99_ms': round(float(np.percentile(seconds, 99)) * 1e3, 3)}
-
-def bench_predict(n=200,       # how many re-drawn MNIST test digits to time (one call each)
-                  model=None,  # a Keras model; default: the shipped model
-                 ) -> dict:
-    "Latency of `Predictor` and of `model.predict` on the same canvases, from raw canvas to probabilities."
-    canvases = redraw_like_people(load_mnist(verbose=False).x_test[:n], seed=1)
-    predictor = Predictor(model)
-    ways = {'predictor': predictor,
-            'model_predict': lambda c: predictor.model.predict(to_model_input(preprocess_digit(c)), verbose=0)[0]}
-    res = {}
-    for name, predict in ways.items():  # one after the other: model.predict leaves work behind that would slow the other
-        for c in canvases[:5]: predict(c)  # warm up
-        seconds = []
-        for c in canvases:
-            t0 = time.perf_counter(); predict(c); seconds.append(time.perf_counter() - t0)
-        res[name] = _percentiles_ms(seconds)
-    res['ratio_p50'] = round(res['model_predict']['p50_ms'] / res['predictor']['p50_ms'], 1)
-    return res
-
-# %% ../nbs/06_draw.ipynb #1ce11e64
-def predict_files(paths,       # image files (any format PIL reads)
-                  model=None,  # a Keras model or a `Predictor`; default: the shipped model
-                 ) -> list:
-    "Predict the digit in each image file: a list of (path, `Prediction`)."
-    predictor = model if isinstance(model, Predictor) else Predictor(model)
-    return [(p, predictor(Path(p))) for p in paths]
 
 # %% ../nbs/06_draw.ipynb #7391fbb3
 def _resize(a, size, method=Image.Resampling.BILINEAR):
@@ -285,6 +133,196 @@ def slanted(digit, shear):
 def blurred(digit, sigma):
     "The digit 4x larger, out of focus (Gaussian blur of `sigma` pixels at that size)."
     return np.uint8(np.clip(ndimage.gaussian_filter(_resize(digit, (112, 112)), sigma), 0, 255))
+
+# %% ../nbs/06_draw.ipynb #9b288215
+def _grey_and_alpha(image):
+    "Validate an image; its grey levels (H, W) in [0, 1], and its alpha channel when that varies (else None)."
+    a = np.asarray(_open_image(image))
+    if a.dtype.kind not in 'buif': raise ValueError(f"expected a numeric image array, got dtype {a.dtype}")
+    if a.size == 0: raise ValueError(f"the image is empty (shape {a.shape})")
+    if not (a.ndim == 2 or (a.ndim == 3 and a.shape[-1] in (1, 2, 3, 4))):
+        raise ValueError(f"expected an image of shape (H, W) or (H, W, channels) with 1 to 4 channels, got shape {a.shape}")
+    if a.ndim == 2: a = a[..., None]
+    a = a.astype(np.float32)
+    if not np.isfinite(a).all(): raise ValueError("the image contains NaN or infinite values")
+    lo, hi = a.min(), a.max()
+    if lo < 0: raise ValueError(f"pixel values must not be negative (min {lo:g})")
+    if hi > 1: a /= 255 if hi <= 255 else 65535 if hi <= 65535 else hi  # 8-bit, 16-bit, other
+    color, alpha = (a[..., :-1], a[..., -1]) if a.shape[-1] in (2, 4) else (a, None)
+    if alpha is not None and np.ptp(alpha) > 0.05: return None, alpha  # ink lives in the alpha channel
+    return (color[..., 0] if color.shape[-1] == 1 else color @ np.array([0.299, 0.587, 0.114], np.float32)), None
+
+# %% ../nbs/06_draw.ipynb #270ddfc9
+PAPER_WINDOW = 6  # the paper's level is estimated over windows of 1/PAPER_WINDOW of the image's short side
+
+def paper_under(gray) -> np.ndarray | float:
+    "The paper's level under every pixel of a (H, W) image in which ink is brighter than paper (one level if it is flat)."
+    h, w = gray.shape
+    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+    level = float(np.median(border))
+    if min(h, w) < 64: return level  # too small for the lighting to vary: one level, the border's
+    if np.median(np.abs(border - level)) == 0: return level  # the border is one exact level: a canvas, a clean scan
+    f = max(1, min(h, w) // 100)                            # lighting varies slowly: work on a smaller copy
+    k = max(3, min(h, w) // PAPER_WINDOW // f) | 1          # an odd window, wider than any stroke
+    paper = ndimage.uniform_filter(ndimage.grey_opening(gray[::f, ::f], size=(k, k)), k)
+    if f > 1: paper = ndimage.zoom(paper, (h / paper.shape[0], w / paper.shape[1]), order=1, grid_mode=True, mode='nearest')
+    return paper[:h, :w]
+
+def block_size(ink) -> int:
+    "Width in pixels of the blocks of a pixelated (nearest-neighbour enlarged) image; 1 for a smooth one."
+    grey = (ink > 0.05) & (ink < 0.95)                      # edges carry the grey levels; solid ink and paper say nothing
+    if grey.sum() < 20: return 1
+    same = grey[:, 1:] & grey[:, :-1] & (ink[:, 1:] == ink[:, :-1])
+    return int(round(grey.sum() / max(1, grey.sum() - same.sum())))  # mean length of runs of one grey level
+
+# %% ../nbs/06_draw.ipynb #4ee57e4f
+def ink_of(image) -> np.ndarray:
+    "The ink of an image as a 2-D float32 array in [0, 1]: paper 0, ink 1, whatever the colours, lighting and resolution."
+    gray, alpha = _grey_and_alpha(image)
+    if alpha is not None: return alpha
+    lo, hi = np.percentile(gray[::2, ::2] if gray.size > 4096 else gray, [0.5, 99.5])
+    if np.median(np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])) > (lo + hi) / 2:
+        gray = 1 - gray                                     # the border is on the light side: dark ink on light paper
+    paper = paper_under(gray)
+    ink = np.clip((gray - paper) / np.maximum(1 - paper, 1e-6), 0, 1)
+    if (b := block_size(ink)) > 2: ink = ndimage.gaussian_filter(ink, b / 2)  # pixelated: smooth the blocks away
+    if np.median(np.abs(ink - np.median(ink))) > 0:        # noisy paper: smooth, then drop the noise floor
+        ink = ndimage.gaussian_filter(ink, max(1.0, min(ink.shape) / 300))
+        floor = np.median(ink) + 3 * 1.4826 * np.median(np.abs(ink - np.median(ink)))
+        ink = np.clip((ink - floor) / (1 - floor), 0, 1)
+    return ink.astype(np.float32)
+
+# %% ../nbs/06_draw.ipynb #3e0abd5c
+def stroke_width(ink) -> float:
+    "Estimated stroke width in pixels of a 2-D ink image (ink >= 0.5 counts): 2 x area / outline."
+    m = np.pad(np.asarray(ink) >= 0.5, 1)
+    inner = m[1:-1, 1:-1] & m[:-2, 1:-1] & m[2:, 1:-1] & m[1:-1, :-2] & m[1:-1, 2:]  # ink with ink on all 4 sides
+    outline = m[1:-1, 1:-1].sum() - inner.sum()
+    return 2 * float(m.sum()) / max(int(outline), 1)
+
+# %% ../nbs/06_draw.ipynb #5dcda111
+MAX_STROKE = 3.0  # the thickest stroke we keep, in pixels of the 20x20 box (MNIST's median is 2.6)
+
+def _fit_box(ink, box, max_stroke=MAX_STROKE):
+    "Crop `ink` to its bounding box, thin thick strokes, scale it to fit `box` x `box` keeping the aspect ratio; None when blank."
+    peak = float(ink.max())
+    if peak < MIN_PEAK: return None
+    is_ink = ink >= INK_LEVEL * peak  # relative to the peak: a faint pencil counts as much as a marker
+    rows, cols = np.flatnonzero(is_ink.any(1)), np.flatnonzero(is_ink.any(0))
+    if len(rows) * len(cols) < 2 and ink.size > 4 * IMG_SIZE ** 2: return None  # a speck of dust on a big image
+    ink = ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1] / peak
+    scale = box / max(ink.shape)
+    if max_stroke:
+        k = int((stroke_width(ink) * scale - max_stroke) / 2 / scale)  # pixels to take off each side
+        if k >= 1: ink = ndimage.grey_erosion(ink, size=(2 * k + 1, 2 * k + 1))
+    h, w = (max(1, round(n * scale)) for n in ink.shape)
+    small = np.asarray(Image.fromarray(np.ascontiguousarray(ink, np.float32)).resize((w, h), Image.Resampling.LANCZOS))
+    small = np.clip(small, 0, None)  # Lanczos rings slightly below 0 and above the peak
+    return small / max(float(small.max()), 1e-6)
+
+def _center(small, size=IMG_SIZE, center=MNIST_CENTER):
+    "Paste `small` into size x size with its centre of mass at `center` (whole-pixel shift, kept inside)."
+    h, w = small.shape
+    out = np.zeros((size, size), np.float32)
+    y0, x0 = (size - h) // 2, (size - w) // 2
+    out[y0:y0 + h, x0:x0 + w] = small
+    cy, cx = ndimage.center_of_mass(out)
+    dy = int(np.clip(round(center[0] - cy), -y0, size - h - y0))
+    dx = int(np.clip(round(center[1] - cx), -x0, size - w - x0))
+    return np.roll(out, (dy, dx), axis=(0, 1))  # the clip above keeps the ink from wrapping around
+
+def preprocess_digit(image,                 # numpy array (H, W) or (H, W, 1-4 channels), PIL image, file path or bytes
+                     max_stroke=MAX_STROKE,  # thin strokes thicker than this (in 20x20-box pixels); None: never
+                     ink=None,               # how to find the ink: a function of the image (default `ink_of`)
+                    ) -> np.ndarray | None:
+    "Turn a drawing or photo of one digit into an MNIST-like (28, 28) float32 image in [0, 1]; None when blank."
+    small = _fit_box((ink or ink_of)(image), BOX_SIZE, max_stroke)
+    return None if small is None else _center(small)
+
+# %% ../nbs/06_draw.ipynb #4cf814f9
+@dataclass
+class Prediction:
+    "What the model made of one image."
+    digit: int | None    # the predicted digit, or None when nothing is drawn
+    probs: np.ndarray    # (10,) probability of each digit (all 0 when nothing is drawn)
+    image: np.ndarray    # (28, 28) float32: what the model saw
+    unsure: bool         # True when the top probability is below the predictor's threshold
+
+    @property
+    def confidence(self) -> float:
+        "The probability of the predicted digit (0 when nothing is drawn)."
+        return 0.0 if self.digit is None else float(self.probs[self.digit])
+
+    def __str__(self):
+        if self.digit is None: return 'nothing drawn'
+        return f"{'unsure, maybe ' if self.unsure else ''}{self.digit} ({self.confidence:.0%})"
+
+def _default_model():
+    from digit_course.model import load_pretrained
+    return load_pretrained()
+
+# %% ../nbs/06_draw.ipynb #52248a57
+class Predictor:
+    "Fast one-image prediction: `preprocess_digit`, then a traced model call."
+    def __init__(self, model=None,       # a Keras model following the course convention; default: the shipped model
+                 unsure_below=0.6,       # below this top probability the prediction is marked unsure
+                 jit_compile=True,       # compile with XLA when the model allows (faster for one image)
+                 preprocess=None,        # raw image -> (28, 28) or None; default `preprocess_digit`
+                ):
+        import tensorflow as tf  # here, not at the top: preprocessing alone needs no TensorFlow
+        self.model = _default_model() if model is None else model
+        self.unsure_below, self.preprocess = unsure_below, preprocess or preprocess_digit
+        spec = tf.TensorSpec((1, IMG_SIZE, IMG_SIZE, 1), tf.float32)
+        call = lambda x: self.model(x, training=False)
+        self._probs = tf.function(call, input_signature=[spec], jit_compile=jit_compile)
+        try: self.probs_of(np.zeros((IMG_SIZE, IMG_SIZE), np.float32))  # trace (and compile) once, now
+        except Exception:
+            if not jit_compile: raise
+            self._probs = tf.function(call, input_signature=[spec])  # not every model or platform has XLA
+            self.probs_of(np.zeros((IMG_SIZE, IMG_SIZE), np.float32))
+
+    def probs_of(self, image28) -> np.ndarray:
+        "The 10 probabilities for one preprocessed (28, 28) float image."
+        return self._probs(np.asarray(image28, np.float32).reshape(1, IMG_SIZE, IMG_SIZE, 1)).numpy()[0]
+
+    def __call__(self, image) -> Prediction:
+        "Predict the digit in any raw image `preprocess_digit` accepts."
+        img = self.preprocess(image)
+        if img is None: return Prediction(None, np.zeros(NUM_CLASSES, np.float32), np.zeros((IMG_SIZE, IMG_SIZE), np.float32), False)
+        p = self.probs_of(img)
+        d = int(p.argmax())
+        return Prediction(d, p, img, bool(p[d] < self.unsure_below))
+
+# %% ../nbs/06_draw.ipynb #64e03541
+def _percentiles_ms(seconds) -> dict:
+    return {'p50_ms': round(float(np.percentile(seconds, 50)) * 1e3, 3),
+            'p99_ms': round(float(np.percentile(seconds, 99)) * 1e3, 3)}
+
+def bench_predict(n=200,       # how many re-drawn MNIST test digits to time (one call each)
+                  model=None,  # a Keras model; default: the shipped model
+                 ) -> dict:
+    "Latency of `Predictor` and of `model.predict` on the same canvases, from raw canvas to probabilities."
+    canvases = redraw_like_people(load_mnist(verbose=False).x_test[:n], seed=1)
+    predictor = Predictor(model)
+    ways = {'predictor': predictor,
+            'model_predict': lambda c: predictor.model.predict(to_model_input(preprocess_digit(c)), verbose=0)[0]}
+    res = {}
+    for name, predict in ways.items():  # one after the other: model.predict leaves work behind that would slow the other
+        for c in canvases[:5]: predict(c)  # warm up
+        seconds = []
+        for c in canvases:
+            t0 = time.perf_counter(); predict(c); seconds.append(time.perf_counter() - t0)
+        res[name] = _percentiles_ms(seconds)
+    res['ratio_p50'] = round(res['model_predict']['p50_ms'] / res['predictor']['p50_ms'], 1)
+    return res
+
+# %% ../nbs/06_draw.ipynb #1ce11e64
+def predict_files(paths,       # image files (any format PIL reads)
+                  model=None,  # a Keras model or a `Predictor`; default: the shipped model
+                 ) -> list:
+    "Predict the digit in each image file: a list of (path, `Prediction`)."
+    predictor = model if isinstance(model, Predictor) else Predictor(model)
+    return [(p, predictor(Path(p))) for p in paths]
 
 # %% ../nbs/06_draw.ipynb #226126a7
 def _robustness_conditions() -> dict:
