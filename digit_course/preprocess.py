@@ -17,8 +17,8 @@ from .data import IMG_SIZE, NUM_CLASSES, load_mnist, to_model_input
 # %% auto #0
 __all__ = ['CANVAS_SIZE', 'BOX_SIZE', 'MNIST_CENTER', 'INK_LEVEL', 'MIN_PEAK', 'PAPER_WINDOW', 'MAX_STROKE',
            'ROBUSTNESS_CONDITIONS', 'redraw_like_people', 'photo_of', 'low_res', 'pen', 'rotated', 'slanted', 'blurred',
-           'paper_under', 'block_size', 'ink_of', 'stroke_width', 'preprocess_digit', 'Prediction', 'Predictor',
-           'bench_predict', 'predict_files', 'robustness_suite']
+           'ink_side_up', 'paper_under', 'block_size', 'ink_of', 'stroke_width', 'preprocess_digit', 'Prediction',
+           'Predictor', 'bench_predict', 'predict_files', 'robustness_suite']
 
 # %% ../nbs/06_draw.ipynb #0455bc0b
 CANVAS_SIZE = 280  # the pad's size in pixels: 10x MNIST's 28
@@ -152,16 +152,29 @@ def _grey_and_alpha(image):
     if alpha is not None and np.ptp(alpha) > 0.05: return None, alpha  # ink lives in the alpha channel
     return (color[..., 0] if color.shape[-1] == 1 else color @ np.array([0.299, 0.587, 0.114], np.float32)), None
 
+def _border(gray):
+    "The pixels along the four edges of a (H, W) image: where the paper is, in a picture of one digit."
+    return np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+
 # %% ../nbs/06_draw.ipynb #270ddfc9
 PAPER_WINDOW = 6  # the paper's level is estimated over windows of 1/PAPER_WINDOW of the image's short side
+
+def _mad(x) -> float:
+    "Median absolute deviation: the spread of the bulk of `x`, blind to a minority of outliers (the ink)."
+    return float(np.median(np.abs(x - np.median(x))))
+
+def ink_side_up(gray) -> np.ndarray:
+    "The grey levels turned so that ink is high: inverted when the border (the paper) is on the light side of the range."
+    lo, hi = np.percentile(gray[::2, ::2] if gray.size > 4096 else gray, [0.5, 99.5])
+    return 1 - gray if np.median(_border(gray)) > (lo + hi) / 2 else gray
 
 def paper_under(gray) -> np.ndarray | float:
     "The paper's level under every pixel of a (H, W) image in which ink is brighter than paper (one level if it is flat)."
     h, w = gray.shape
-    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+    border = _border(gray)
     level = float(np.median(border))
     if min(h, w) < 64: return level  # too small for the lighting to vary: one level, the border's
-    if np.median(np.abs(border - level)) == 0: return level  # the border is one exact level: a canvas, a clean scan
+    if _mad(border) == 0: return level  # the border is one exact level: a canvas, a clean scan
     f = max(1, min(h, w) // 100)                            # lighting varies slowly: work on a smaller copy
     k = max(3, min(h, w) // PAPER_WINDOW // f) | 1          # an odd window, wider than any stroke
     paper = ndimage.uniform_filter(ndimage.grey_opening(gray[::f, ::f], size=(k, k)), k)
@@ -180,15 +193,13 @@ def ink_of(image) -> np.ndarray:
     "The ink of an image as a 2-D float32 array in [0, 1]: paper 0, ink 1, whatever the colours, lighting and resolution."
     gray, alpha = _grey_and_alpha(image)
     if alpha is not None: return alpha
-    lo, hi = np.percentile(gray[::2, ::2] if gray.size > 4096 else gray, [0.5, 99.5])
-    if np.median(np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])) > (lo + hi) / 2:
-        gray = 1 - gray                                     # the border is on the light side: dark ink on light paper
+    gray = ink_side_up(gray)
     paper = paper_under(gray)
     ink = np.clip((gray - paper) / np.maximum(1 - paper, 1e-6), 0, 1)
     if (b := block_size(ink)) > 2: ink = ndimage.gaussian_filter(ink, b / 2)  # pixelated: smooth the blocks away
-    if np.median(np.abs(ink - np.median(ink))) > 0:        # noisy paper: smooth, then drop the noise floor
+    if _mad(ink) > 0:                                       # noisy paper: smooth, then drop the noise floor
         ink = ndimage.gaussian_filter(ink, max(1.0, min(ink.shape) / 300))
-        floor = np.median(ink) + 3 * 1.4826 * np.median(np.abs(ink - np.median(ink)))
+        floor = np.median(ink) + 3 * 1.4826 * _mad(ink)     # three robust standard deviations above the paper
         ink = np.clip((ink - floor) / (1 - floor), 0, 1)
     return ink.astype(np.float32)
 

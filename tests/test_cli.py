@@ -3,9 +3,7 @@
 What a notebook cannot hold: the installed entry point and the absence of tracebacks on stderr.
 """
 import json, os, re, shutil, subprocess, sys
-from pathlib import Path
 
-import numpy as np
 import pytest
 
 EXE = shutil.which('digit-course')
