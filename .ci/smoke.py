@@ -5,7 +5,8 @@
 
 Run it with the interpreter of a fresh virtual environment holding the built wheel (not an editable install),
 from a directory outside the repository. It checks that digit_course is imported from site-packages, that the
-shipped model loads and reads the first 500 MNIST test digits at >= 98%, and that `digit-course --help` works.
+shipped model loads and reads the first 500 MNIST test digits at >= 98%, that the web pad's files are in the
+wheel, and that `digit-course --help` works.
 Exit status 0 when all pass; otherwise one `smoke: FAILED ...` line and exit status 1.
 """
 import importlib.metadata, json, subprocess, sys, time
@@ -66,6 +67,19 @@ def check_model_and_mnist():
     ok(f'Predictor on an enlarged dark-on-light test digit: {r}')
 
 
+def check_web_pad():
+    "The web pad's page and ONNX model are package data: `write_web_pad` must find them in the wheel."
+    import tempfile
+    from digit_course.deploy import write_web_pad
+    with tempfile.TemporaryDirectory() as d:
+        try: info = write_web_pad(d)
+        except Exception as e: fail(f'write_web_pad() failed: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ""}')
+        names = sorted(p.name for p in Path(d).iterdir())
+        for need in ('index.html', 'pad.js', 'preprocess.js', 'pad.css', 'digit_cnn.onnx'):
+            if need not in names: fail(f'the web pad written from the wheel lacks {need}: {names}')
+    ok(f"write_web_pad(): {', '.join(names)} (onnxruntime-web: {info['runtime']})")
+
+
 def check_console_script():
     exe = Path(sys.executable).parent / 'digit-course'  # the one installed beside this interpreter, not another on PATH
     if not exe.exists(): fail(f'the console script digit-course is not installed beside {sys.executable}')
@@ -80,5 +94,6 @@ if __name__ == '__main__':
     check_installed()
     import_tensorflow_quietly()
     check_model_and_mnist()
+    check_web_pad()
     check_console_script()
     print(f'smoke: passed in {time.time() - T0:.1f}s')

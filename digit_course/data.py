@@ -293,7 +293,8 @@ def to_model_input(images) -> np.ndarray:
 # %% ../nbs/00_data.ipynb #3f6cb1d8
 TF_LOG_LINE = re.compile(rb'^(?:[IWEF]\d{4} [\d:.]+ +\d+ [\w.\-/]+:\d+\] '  # absl's format: I0000 00:00:17.. 123 port.cc:153] ...
                          rb'|WARNING: All log messages before absl::InitializeLog\(\) is called'
-                         rb'|To enable the following instructions: .*rebuild TensorFlow)')
+                         rb'|To enable the following instructions: .*rebuild TensorFlow'
+                         rb'|INFO: Created TensorFlow Lite|fully_quantize: \d)')  # the LiteRT converter and interpreter (lesson 07)
 _quiet_thread = None
 
 def quiet_tensorflow():
@@ -311,7 +312,7 @@ def quiet_tensorflow():
             while chunk := os.read(read_end, 1 << 16):
                 *lines, pending = (pending + chunk).split(b'\n')
                 keep = b''.join(l + b'\n' for l in lines if not TF_LOG_LINE.match(l))
-                if pending and not re.match(rb'[IWEF]\d|WARNING: All|To enable', pending[:11]):
+                if pending and not re.match(rb'[IWEF]\d|WARNING: All|To enable|INFO: Creat|fully_quant', pending[:11]):
                     keep, pending = keep + pending, b''  # a partial line that is no log line (a progress bar): now
                 if keep: os.write(out, keep)
             if pending and not TF_LOG_LINE.match(pending): os.write(out, pending)

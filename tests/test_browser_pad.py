@@ -4,38 +4,26 @@ Starts its own JupyterLab on a loopback port with a random token, opens a notebo
 with the shipped model, draws a 1, a 7 (small, in a corner) and a 0 along known stroke paths, reads the
 prediction off the page after each, checks Undo and Clear, and saves screenshots to tests/artifacts/.
 """
-import io, json, math, os, re, secrets, signal, socket, subprocess, sys, time, urllib.request
+import io, json, os, re, secrets, signal, subprocess, sys, time, urllib.request
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / 'tests' / 'artifacts'
-CHROMIUM = Path('/usr/bin/chromium')
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 
-sync_api = pytest.importorskip('playwright.sync_api', reason='the playwright package is not installed')
+from browser_helpers import CHROMIUM, CHROMIUM_ARGS, draw_digits, free_port, missing
+
+try: from playwright import sync_api
+except ImportError: missing('the playwright package is not installed')
 pytest.importorskip('jupyterlab', reason='jupyterlab is not installed')
-if not CHROMIUM.exists(): pytest.skip(f'{CHROMIUM} is missing (apt-get install chromium)', allow_module_level=True)
-
-# Stroke paths in canvas pixels (the pad is 280x280), as lists of corner points.
-ONE = [(140, 40), (143, 240)]
-FOUR_L = [(70, 40), (70, 150), (200, 150)]                          # added to the 1: a 4
-SMALL_SEVEN = [(25, 30), (105, 30), (60, 135)]                      # small, in the top-left corner
-ZERO = [(140 + 60 * math.sin(a), 140 - 95 * math.cos(a)) for a in [i * 2 * math.pi / 36 for i in range(37)]]
+if not CHROMIUM.exists(): missing(f'{CHROMIUM} is missing (apt-get install chromium)')
 
 NOTEBOOK_CELL = f"""import sys
 sys.path.insert(0, {str(REPO)!r})
 from digit_course.draw import DigitPad
 pad = DigitPad()
 pad"""
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 def _write_notebook(path):
@@ -80,15 +68,6 @@ def _stop_lab(proc):
         proc.wait(timeout=10)
 
 
-def _drag(page, box, points, steps=6):
-    "Press the mouse at the first point, move through the others, release: like a hand."
-    at = lambda x, y: (box['x'] + x, box['y'] + y)
-    page.mouse.move(*at(*points[0]))
-    page.mouse.down()
-    for x, y in points[1:]: page.mouse.move(*at(x, y), steps=steps)
-    page.mouse.up()
-
-
 def _darkest(canvas):
     "The darkest pixel value (0..255) inside the canvas as the browser shows it, its 1 px border excluded."
     from PIL import Image
@@ -98,7 +77,7 @@ def _darkest(canvas):
 
 def test_draw_digits_in_jupyterlab(tmp_path):
     expect = sync_api.expect
-    port, token = _free_port(), secrets.token_hex(16)
+    port, token = free_port(), secrets.token_hex(16)
     _write_notebook(tmp_path / 'pad.ipynb')
     _quiet_settings(tmp_path / '.settings')
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -123,19 +102,8 @@ def test_draw_digits_in_jupyterlab(tmp_path):
                 assert abs(box['width'] - 280) <= 4, f"canvas is {box['width']} px wide, expected 280"
                 clear = page.locator('.widget-button', has_text='Clear')
 
-                for digit, path in [(1, ONE), (7, SMALL_SEVEN), (0, ZERO)]:
-                    clear.click()
-                    expect(label).to_have_text('Draw a digit', timeout=20_000)
-                    _drag(page, box, path)
-                    expect(label).to_have_text(re.compile(r'(Prediction|Unsure): '), timeout=20_000)
-                    page.screenshot(path=str(ARTIFACTS / f'pad_{digit}.png'))
-                    text = label.inner_text()
-                    assert re.fullmatch(rf'Prediction: {digit} \(\d+%\)', text.strip()), f'drew a {digit}, pad says {text!r}'
-                    if digit == 1:  # one more stroke (an L: the 1 becomes a 4), then Undo gives the 1 back
-                        _drag(page, box, FOUR_L)
-                        expect(label).not_to_have_text(text, timeout=20_000)
-                        page.locator('.widget-button', has_text='Undo').click()
-                        expect(label).to_have_text(text, timeout=20_000)
+                draw_digits(page, box, label, clear, page.locator('.widget-button', has_text='Undo'),
+                            lambda d: ARTIFACTS / f'pad_{d}.png')
 
                 assert _darkest(canvas) < 50, 'the last drawing is not visible on the canvas'
                 clear.click()

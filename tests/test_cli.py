@@ -35,7 +35,7 @@ def assert_one_line_error(r, *words):
 def test_help_teaches():
     r = run('--help')
     assert r.returncode == 0
-    for cmd in ('data', 'train', 'evaluate', 'predict', 'bench'): assert cmd in r.stdout
+    for cmd in ('data', 'train', 'evaluate', 'predict', 'bench', 'export', 'app'): assert cmd in r.stdout
     assert 'Start with' in r.stdout
 
 
@@ -144,3 +144,60 @@ def test_evaluate_robustness_json():
     assert all(set(v) == {'accuracy', 'n'} and v['n'] == 20 and 0 <= v['accuracy'] <= 1 for v in res.values())
     assert res['clean']['accuracy'] >= 0.95
     assert_one_line_error(run('evaluate', '--robustness', '--n', '0'), '--n', 'at least 1')
+
+
+def _without(tmp_path, *modules):
+    "A PYTHONPATH entry under which importing each of `modules` fails, as on a machine that lacks them."
+    for mod in modules:
+        (tmp_path / 'blocked' / mod).mkdir(parents=True)
+        (tmp_path / 'blocked' / mod / '__init__.py').write_text(f'raise ImportError("No module named {mod!r}")')
+    return {'PYTHONPATH': os.pathsep.join([str(tmp_path / 'blocked'), os.environ.get('PYTHONPATH', '')])}
+
+
+def test_export_writes_each_format(tmp_path):
+    "`digit-course export` writes SavedModel, ONNX and int8 LiteRT, each loadable, with no log lines on the screen."
+    import numpy as np
+    from digit_course.deploy import LiteRTModel, OnnxModel
+    for fmt, extra, path in [('savedmodel', [], 'digit_cnn_savedmodel/saved_model.pb'), ('onnx', [], 'digit_cnn.onnx'),
+                             ('litert', ['--quantize', 'int8'], 'digit_cnn_int8.tflite')]:
+        r = run('export', '--format', fmt, '--out', str(tmp_path), *extra)
+        assert r.returncode == 0, r.stderr
+        assert (tmp_path / path).is_file() and r.stdout.startswith(f'wrote {tmp_path / path.split("/")[0]}'), r.stdout
+        assert not TF_LOG.search(r.stderr) and 'INFO' not in r.stdout + r.stderr, r.stdout + r.stderr
+    blank = np.zeros((2, 28, 28, 1), np.float32)
+    for runner in (OnnxModel(tmp_path / 'digit_cnn.onnx'), LiteRTModel(tmp_path / 'digit_cnn_int8.tflite')):
+        assert np.allclose(runner(blank).sum(1), 1, atol=0.02)
+    assert_one_line_error(run('export', '--format', 'litert', '--quantize', 'int9', '--out', str(tmp_path)), 'int9')
+
+
+def test_export_names_the_missing_extra(tmp_path):
+    r = run('export', '--format', 'onnx', '--out', str(tmp_path), env=_without(tmp_path, 'tf2onnx'))
+    assert_one_line_error(r, 'tf2onnx', 'pip install "digit_course[deploy]"')
+
+
+def test_app_serves_the_page_without_tensorflow(tmp_path):
+    "`digit-course app --no-browser --port N` serves page, scripts and model on a machine without TensorFlow."
+    import signal, socket, time, urllib.request
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0)); port = s.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if k != 'DIGIT_COURSE_DEBUG'}
+    env.update(_without(tmp_path, 'tensorflow', 'keras'))
+    proc = subprocess.Popen([EXE, 'app', '--no-browser', '--port', str(port)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        base, deadline = f'http://127.0.0.1:{port}/', time.time() + 30
+        while True:
+            try: page = urllib.request.urlopen(base, timeout=2).read().decode(); break
+            except OSError:
+                assert proc.poll() is None and time.time() < deadline, proc.communicate()
+                time.sleep(0.2)
+        assert 'id="prediction"' in page
+        for f, kind in [('pad.js', 'text/javascript'), ('preprocess.js', 'text/javascript'), ('digit_cnn.onnx', 'application/octet-stream')]:
+            assert urllib.request.urlopen(base + f).headers['Content-Type'] == kind
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=10)
+    assert out.startswith(f'Serving the digit pad at {base}'), out
+    assert 'Traceback' not in err, err
+    r = run('app', '--port', '99999')
+    assert_one_line_error(r, '--port', 'between 0 and 65535')
