@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_data.ipynb #427559bc
 from __future__ import annotations
-import atexit, codecs, gzip, hashlib, os, pickle, re, subprocess, sys, tempfile, threading, zipfile
+import atexit, codecs, gzip, hashlib, logging, os, pickle, re, subprocess, sys, tempfile, threading, zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -301,7 +301,10 @@ def quiet_tensorflow():
     "Drop TensorFlow's C++ log lines from this process's stderr (file descriptor 2); everything else passes."
     global _quiet_thread
     if _quiet_thread is not None or os.environ.get('DIGIT_COURSE_TF_LOGS'): return
-    os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')  # the Python side of TensorFlow's logging
+    os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')  # the C++ side of TensorFlow's logging, as far as it listens
+    # the Python side: no 'INFO:tensorflow:' lines nor retracing warnings. A filter, not a level: TensorFlow sets the
+    # level itself when it is imported in a notebook
+    logging.getLogger('tensorflow').addFilter(lambda record: record.levelno >= logging.ERROR)
     sys.stderr.flush()
     out = os.dup(2)                      # where stderr really goes: a terminal, a file, or Jupyter's capture
     read_end, write_end = os.pipe()

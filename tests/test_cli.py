@@ -121,6 +121,16 @@ def test_train_one_epoch_prints_no_tensorflow_log(tmp_path):
     assert report['data_source'] in ('path', 'cache', 'keras-cache', 'keras-download', 'pypi-wheel')  # no machine path
 
 
+def test_train_on_two_devices(tmp_path):
+    "`digit-course train --devices 2` on a CPU: two logical devices under MirroredStrategy, batch and rate scaled."
+    r = run('train', '--devices', '2', '--epochs', '2', '--n-train', '10000', '--quiet', '--out', str(tmp_path / 'd2'))
+    assert r.returncode == 0, r.stderr
+    assert 'on 2 devices' in r.stdout and 'INFO:tensorflow' not in r.stdout + r.stderr, r.stdout + r.stderr
+    assert not TF_LOG.search(r.stderr), r.stderr[-2000:]
+    report = json.loads((tmp_path / 'd2' / 'report.json').read_text())
+    assert report['settings']['devices'] == 2 and report['settings']['batch_size'] == 128 and report['test_acc'] > 0.8
+
+
 def test_predict_imports_no_widget_library(tmp_path):
     "`digit-course predict` runs in a terminal: it must not pull in ipywidgets or ipycanvas (nor need them installed)."
     from PIL import Image
@@ -195,7 +205,7 @@ def test_app_serves_the_page_without_tensorflow(tmp_path):
         for f, kind in [('pad.js', 'text/javascript'), ('preprocess.js', 'text/javascript'), ('digit_cnn.onnx', 'application/octet-stream')]:
             assert urllib.request.urlopen(base + f).headers['Content-Type'] == kind
     finally:
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signal.SIGTERM)  # as a service manager stops it (SIGINT is ignored in background jobs)
         out, err = proc.communicate(timeout=10)
     assert out.startswith(f'Serving the digit pad at {base}'), out
     assert 'Traceback' not in err, err

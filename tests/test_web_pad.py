@@ -44,7 +44,7 @@ def app_url(tmp_path_factory):
         assert 'onnxruntime-web: local' in log.read_text()
         yield url
     finally:
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signal.SIGTERM)  # as a service manager stops it (SIGINT is ignored in background jobs)
         proc.wait(timeout=10)
 
 
