@@ -17,8 +17,9 @@ from .data import IMG_SIZE, NUM_CLASSES, load_mnist, to_model_input
 # %% auto #0
 __all__ = ['CANVAS_SIZE', 'BOX_SIZE', 'MNIST_CENTER', 'INK_LEVEL', 'MIN_PEAK', 'PAPER_WINDOW', 'MAX_STROKE',
            'ROBUSTNESS_CONDITIONS', 'redraw_like_people', 'photo_of', 'low_res', 'pen', 'rotated', 'slanted', 'blurred',
-           'ink_side_up', 'paper_under', 'block_size', 'ink_of', 'stroke_width', 'preprocess_digit', 'Prediction',
-           'Predictor', 'bench_predict', 'predict_files', 'robustness_suite']
+           'ink_side_up', 'paper_under', 'block_size', 'unblock', 'ink_of', 'stroke_width', 'preprocess_digit',
+           'Prediction', 'Predictor', 'bench_predict', 'predict_files', 'robustness_suite', 'degrade',
+           'degraded_digits', 'information_limit']
 
 # %% ../nbs/06_draw.ipynb #0455bc0b
 CANVAS_SIZE = 280  # the pad's size in pixels: 10x MNIST's 28
@@ -163,10 +164,22 @@ def _mad(x) -> float:
     "Median absolute deviation: the spread of the bulk of `x`, blind to a minority of outliers (the ink)."
     return float(np.median(np.abs(x - np.median(x))))
 
+def _paper_median(gray) -> np.ndarray:
+    "A rough paper level under every pixel that does not care which side the ink is on: a median over wide windows."
+    h, w = gray.shape
+    f = max(1, min(h, w) // 48)                             # a coarse copy is enough, and fast
+    k = max(3, min(h, w) // PAPER_WINDOW // f) | 1
+    paper = ndimage.median_filter(gray[::f, ::f], size=k, mode='nearest')
+    return ndimage.zoom(paper, (h / paper.shape[0], w / paper.shape[1]), order=1, grid_mode=True, mode='nearest')
+
 def ink_side_up(gray) -> np.ndarray:
-    "The grey levels turned so that ink is high: inverted when the border (the paper) is on the light side of the range."
-    lo, hi = np.percentile(gray[::2, ::2] if gray.size > 4096 else gray, [0.5, 99.5])
-    return 1 - gray if np.median(_border(gray)) > (lo + hi) / 2 else gray
+    "The grey levels turned so that ink is high: ink is the side that stands out furthest from the paper around it."
+    h, w = gray.shape
+    if min(h, w) < 64 or _mad(_border(gray)) == 0:          # a digit filling a small image, or a flat canvas or scan:
+        lo, hi = np.percentile(gray, [0.5, 99.5])           # the border is the paper; which end of the range is it near?
+        return 1 - gray if np.median(_border(gray)) > (lo + hi) / 2 else gray
+    lo, hi = np.percentile(gray - _paper_median(gray), [0.1, 99.9])  # a photo: darker or lighter than the paper nearby?
+    return 1 - gray if -lo > hi else gray
 
 def paper_under(gray) -> np.ndarray | float:
     "The paper's level under every pixel of a (H, W) image in which ink is brighter than paper (one level if it is flat)."
@@ -188,16 +201,22 @@ def block_size(ink) -> int:
     same = grey[:, 1:] & grey[:, :-1] & (ink[:, 1:] == ink[:, :-1])
     return int(round(grey.sum() / max(1, grey.sum() - same.sum())))  # mean length of runs of one grey level
 
+def unblock(ink, b) -> np.ndarray:
+    "A pixelated image with blocks `b` pixels wide, shrunk back to one pixel per block (each block's mean)."
+    h, w = ink.shape
+    size = (max(1, round(w / b)), max(1, round(h / b)))
+    return np.asarray(Image.fromarray(np.asarray(ink, np.float32)).resize(size, Image.Resampling.BOX))
+
 # %% ../nbs/06_draw.ipynb #4ee57e4f
 def ink_of(image) -> np.ndarray:
     "The ink of an image as a 2-D float32 array in [0, 1]: paper 0, ink 1, whatever the colours, lighting and resolution."
     gray, alpha = _grey_and_alpha(image)
     if alpha is not None: return alpha
     gray = ink_side_up(gray)
-    paper = paper_under(gray)
+    paper, noisy = paper_under(gray), _mad(_border(gray)) > 0  # noisy: a photo, not a canvas or a digital image
     ink = np.clip((gray - paper) / np.maximum(1 - paper, 1e-6), 0, 1)
-    if (b := block_size(ink)) > 2: ink = ndimage.gaussian_filter(ink, b / 2)  # pixelated: smooth the blocks away
-    if _mad(ink) > 0:                                       # noisy paper: smooth, then drop the noise floor
+    if (b := block_size(ink)) > 2: return unblock(ink, b)  # pixelated: back to the scan's own pixels
+    if noisy:                                               # noisy paper: smooth, then drop the noise floor
         ink = ndimage.gaussian_filter(ink, max(1.0, min(ink.shape) / 300))
         floor = np.median(ink) + 3 * 1.4826 * _mad(ink)     # three robust standard deviations above the paper
         ink = np.clip((ink - floor) / (1 - floor), 0, 1)
@@ -372,3 +391,68 @@ def robustness_suite(predictor=None,   # a `Predictor` (or a Keras model); defau
         out[name] = dict(accuracy=round(float((preds == labels).mean()), 4), n=int(n))
         if verbose: print(f"  {name:22s} {out[name]['accuracy']:7.2%}   ({time.perf_counter() - t0:.1f} s)", flush=True)
     return out
+
+# %% ../nbs/06_draw.ipynb #36c7e42b
+def _elastic(img, rng, alpha, sigma):
+    "Elastic distortion (Simard et al. 2003): every pixel moved along a smooth random field, plus a random affine map."
+    h, w = img.shape
+    dy, dx = (ndimage.gaussian_filter(rng.uniform(-1, 1, (h, w)), sigma) * alpha for _ in range(2))
+    a, s = np.deg2rad(rng.uniform(-25, 25)), rng.uniform(-0.4, 0.4)            # rotation and italic shear
+    zy, zx = rng.uniform(0.8, 1.2, 2)                                          # taller, wider
+    m = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]]) @ np.array([[1, 0], [s, 1]]) @ np.diag([1 / zy, 1 / zx])
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32) - np.array([h / 2, w / 2])[:, None, None]
+    src = np.tensordot(m, np.stack([yy, xx]), 1) + np.array([h / 2, w / 2])[:, None, None]
+    return ndimage.map_coordinates(img, [src[0] + dy, src[1] + dx], order=1, cval=0)
+
+def degrade(digit,   # (28, 28) uint8 MNIST digit, light on dark
+            rng,     # a numpy random generator
+           ) -> np.ndarray:
+    "The digit as real input might bring it: as it is, or warped, re-inked, blurred and/or scanned small; its own generators, not the suite's."
+    big = _resize(digit / 255, (84, 84))                                       # room to work: 3x
+    kinds = rng.choice(['warp', 'ink', 'blur', 'scan'], size=int(rng.integers(0, 3)), replace=False)  # none: a third of them
+    if 'warp' in kinds: big = _elastic(big, rng, alpha=rng.uniform(0, 8), sigma=rng.uniform(4, 8))
+    if 'ink' in kinds:                                                         # another pen: thicker or thinner, fainter
+        k = int(rng.integers(2, 8))
+        big = ndimage.grey_dilation(big, size=(k, k)) if rng.random() < 0.6 else ndimage.grey_erosion(big, size=(k // 2 + 1,) * 2)
+        big = big * rng.uniform(0.3, 1.0)
+    if 'blur' in kinds: big = ndimage.gaussian_filter(big, rng.uniform(1, 4))
+    if 'scan' in kinds:                                                        # a small scan, enlarged any way
+        px, size = int(rng.integers(7, 19)), int(rng.integers(48, 141))
+        down, up = (Image.Resampling(int(rng.choice(c))) for c in ([Image.Resampling.BOX, Image.Resampling.BILINEAR, Image.Resampling.LANCZOS],
+                                                                   [Image.Resampling.NEAREST, Image.Resampling.BILINEAR, Image.Resampling.BICUBIC]))
+        big = _resize(_resize(big, (px, px), down), (size, size), up)
+    return np.uint8(np.clip(big, 0, 1) * 255)
+
+def degraded_digits(images, labels,   # MNIST training digits (N, 28, 28) uint8 and their labels
+                    n=20000,          # how many to make (digits drawn at random, without repeats while possible)
+                    seed=0,
+                   ) -> tuple:
+    "Training digits degraded with `degrade` and put through `preprocess_digit`, as the pad would see them: (x uint8 (M, 28, 28), y)."
+    rng = np.random.default_rng(seed)
+    idx = rng.permutation(len(images))[:n] if n <= len(images) else rng.integers(0, len(images), n)
+    xs, ys = [], []
+    for i in idx:
+        im = preprocess_digit(degrade(images[i], rng))
+        if im is not None: xs.append(np.uint8(np.round(im * 255))); ys.append(labels[i])
+    return np.stack(xs), np.asarray(ys, labels.dtype)
+
+# %% ../nbs/06_draw.ipynb #810c9be4
+def information_limit(px,             # the scan's size in pixels
+                      method,         # how it was enlarged: 'nearest' or 'bilinear'
+                      n=1000,         # test digits, the suite's first n
+                      epochs=4,       # training epochs (augmentation on)
+                      n_train=None,   # training images (None: all 55,000)
+                      seed=0,
+                      verbose=0,      # Keras progress bar
+                     ) -> float:
+    "Test accuracy of the shipped architecture trained on digits scanned at `px` and enlarged with `method`: the best a model can be expected to do."
+    from digit_course.data import MNIST
+    from digit_course.model import digit_cnn, set_seed
+    from digit_course.train import PRESETS, evaluate, train
+    m = load_mnist(verbose=False)
+    degrade = lambda xs: np.stack([np.asarray(Image.fromarray(low_res(d, px, method)).resize((IMG_SIZE, IMG_SIZE), Image.Resampling.BOX))
+                                   for d in xs])
+    data = MNIST(degrade(m.x_train), m.y_train, degrade(m.x_test[:n]), m.y_test[:n], m.source)
+    set_seed(seed)
+    res = train(digit_cnn(**PRESETS['shipped']['model_kwargs']), data, epochs=epochs, n_train=n_train, seed=seed, verbose=verbose)
+    return evaluate(res.model, data.x_test, data.y_test)['accuracy']

@@ -17,9 +17,10 @@ from .data import IMG_SIZE, MNIST, display_path, load_mnist, to_model_input, tra
 from .model import set_seed, baseline_cnn, digit_cnn, load_digit_model
 
 # %% auto #0
-__all__ = ['MODEL_BUILDERS', 'PRESETS', 'BENCH_RECIPES', 'lr_schedule', 'augmentation', 'BestCheckpoint', 'epoch_batches',
-           'seed_generators', 'TrainingBackup', 'TrainResult', 'train', 'plot_history', 'evaluate', 'machine_summary',
-           'run_training', 'model_card', 'ship_model', 'keras_convnet', 'TimeToAccuracy', 'bench_train']
+__all__ = ['MODEL_BUILDERS', 'EMA_SHIPPED', 'PRESETS', 'BENCH_RECIPES', 'lr_schedule', 'augmentation', 'ema_weights',
+           'BestCheckpoint', 'epoch_batches', 'seed_generators', 'TrainingBackup', 'TrainResult', 'train',
+           'plot_history', 'evaluate', 'machine_summary', 'run_training', 'model_card', 'ship_model', 'keras_convnet',
+           'TimeToAccuracy', 'bench_train']
 
 # %% ../nbs/03_train.ipynb #8230849b
 def lr_schedule(peak_lr, total_steps, warmup=0.1):
@@ -44,8 +45,17 @@ def augmentation(rotation=10,   # largest rotation, degrees
     ], name='augmentation')
 
 # %% ../nbs/03_train.ipynb #6b7bc6d9
+@contextlib.contextmanager
+def ema_weights(net):
+    "Inside the block `net` holds the moving average of its weights, when its optimizer keeps one (`ema` in `train`)."
+    if not getattr(getattr(net, 'optimizer', None), 'use_ema', False): yield; return
+    swap = keras.callbacks.SwapEMAWeights(); swap.set_model(net)
+    swap.on_test_begin()  # Keras's own swap, the one it does around validation
+    try: yield
+    finally: swap.on_test_end()
+
 class BestCheckpoint(keras.callbacks.Callback):
-    "Save the weights whenever validation accuracy improves; remember which epoch that was."
+    "Save the weights whenever validation accuracy improves (their moving average, when one is kept); remember which epoch."
     def __init__(self, path, monitor='val_accuracy'):
         super().__init__()
         self.path, self.monitor, self.best, self.best_epoch = Path(path), monitor, -math.inf, None
@@ -54,7 +64,7 @@ class BestCheckpoint(keras.callbacks.Callback):
         if value is not None and value > self.best:
             self.best, self.best_epoch = value, epoch
             tmp = self.path.with_name('saving.' + self.path.name)
-            self.model.save_weights(tmp)
+            with ema_weights(self.model): self.model.save_weights(tmp)  # the weights that were validated
             os.replace(tmp, self.path)  # in one step: a run killed while saving leaves the previous best whole
 
 # %% ../nbs/03_train.ipynb #01c62896
@@ -137,6 +147,8 @@ def train(model: keras.Model,   # a model in the course's convention, freshly bu
           lr=5e-3,              # peak learning rate of the schedule (for one device; scaled with the devices)
           warmup=0.1,           # fraction of steps spent warming up
           augment=True,         # random rotations, shifts and zooms during training
+          extra=None,           # more training images, (x (M, 28, 28) uint8, y): degraded digits (lesson 06)
+          ema=None,             # keep a moving average of the weights with this momentum, and validate and keep it
           n_valid=5000,         # images held out from the training data for validation
           n_train=None,         # use only this many training images (None: all)
           seed=0,               # seeds weights' shuffling, augmentation and dropout
@@ -150,17 +162,19 @@ def train(model: keras.Model,   # a model in the course's convention, freshly bu
     if epochs < 1 or batch_size < 1 or lr <= 0: raise ValueError("epochs and batch_size must be >= 1 and lr > 0")
     replicas = strategy.num_replicas_in_sync if strategy else 1
     settings = dict(epochs=epochs, batch_size=batch_size, lr=lr, warmup=warmup, augment=augment,
-                    n_valid=n_valid, n_train=n_train, seed=seed, devices=replicas)
+                    n_valid=n_valid, n_train=n_train, seed=seed, devices=replicas,
+                    extra=0 if extra is None else len(extra[0]), ema=ema)
     x_tr, y_tr, x_va, y_va = train_valid_split(data.x_train, data.y_train, n_valid=n_valid, seed=0)
     if n_train: x_tr, y_tr = x_tr[:n_train], y_tr[:n_train]
     x_tr, x_va = to_model_input(x_tr), to_model_input(x_va)
+    if extra is not None: x_tr, y_tr = np.concatenate([x_tr, to_model_input(extra[0])]), np.concatenate([y_tr, extra[1]])
     global_batch, global_lr = batch_size * replicas, lr * replicas  # each device takes batch_size images a step
     steps_per_epoch = math.ceil(len(x_tr) / global_batch)
     set_seed(seed)
     with strategy.scope() if strategy else contextlib.nullcontext():  # a strategy's variables are made in its scope
         if strategy: model = _copy_model(model)
         net = keras.Sequential([keras.Input((IMG_SIZE, IMG_SIZE, 1)), augmentation(seed=seed), model]) if augment else model
-        net.compile(keras.optimizers.Adam(lr_schedule(global_lr, epochs * steps_per_epoch, warmup)),
+        net.compile(keras.optimizers.Adam(lr_schedule(global_lr, epochs * steps_per_epoch, warmup), use_ema=bool(ema), ema_momentum=ema or 0.99),
                     'sparse_categorical_crossentropy', metrics=['accuracy'])
     saver = TrainingBackup(backup, settings) if backup else None
     start = saver.restore(net) if saver else 0
@@ -178,7 +192,7 @@ def train(model: keras.Model,   # a model in the course's convention, freshly bu
     if start < epochs:
         hist = net.fit(epoch_batches(x_tr, y_tr, global_batch, seed, start, epochs), epochs=epochs, initial_epoch=start,
                        steps_per_epoch=steps_per_epoch, validation_data=(x_va, y_va), validation_batch_size=global_batch,
-                       verbose=verbose, callbacks=[best, *([saver] if saver else []), *callbacks], shuffle=False)  # the order is epoch_batches'
+                       verbose=verbose, callbacks=[*([keras.callbacks.SwapEMAWeights()] if ema else []), best, *([saver] if saver else []), *callbacks], shuffle=False)  # the order is epoch_batches'
     history = saver.history if saver else hist.history
     seconds = saver.seconds if saver else time.perf_counter() - t0
     net.load_weights(ckpt)  # the best epoch, into the wrapper and so into `model`
@@ -219,9 +233,11 @@ def evaluate(model, images, labels, batch_size=1000) -> dict:
 
 # %% ../nbs/03_train.ipynb #4ccf302d
 MODEL_BUILDERS = {'digit': digit_cnn, 'baseline': baseline_cnn}
+EMA_SHIPPED = 0.999
 PRESETS = {
-    'default': dict(model='digit', model_kwargs={}, epochs=10, batch_size=128, lr=5e-3, augment=True, seed=0),
-    'shipped': dict(model='digit', model_kwargs=dict(depth=2, dropout=0.4, block_dropout=0.4), epochs=40, batch_size=128, lr=5e-3, augment=True, seed=0),
+    'default': dict(model='digit', model_kwargs={}, epochs=10, batch_size=128, lr=5e-3, augment=True, seed=0, pool=0, ema=None),
+    'shipped': dict(model='digit', model_kwargs=dict(depth=2, dropout=0.4, block_dropout=0.4), epochs=40, batch_size=128, lr=5e-3,
+                    augment=True, seed=0, pool=20000, ema=EMA_SHIPPED),
 }
 
 def machine_summary() -> str:
@@ -235,6 +251,8 @@ def run_training(out,                 # output directory (created)
                  preset='default',    # a name from PRESETS; the arguments below override it
                  model=None,          # 'digit' or 'baseline'
                  epochs=None, batch_size=None, lr=None, augment=None, seed=None,
+                 pool=None,           # how many degraded training digits to add (lesson 06's `degraded_digits`); 0: none
+                 ema=None,            # momentum of the weights' moving average; 0: none
                  n_train=None,        # train on fewer images (quick trials)
                  data=None,           # an MNIST object (default: `load_mnist()`)
                  verbose='auto',      # Keras progress bar
@@ -244,7 +262,7 @@ def run_training(out,                 # output directory (created)
     "Train a model from a preset (resuming an interrupted run in `out`), evaluate it on the test set once, save model, curves and report."
     if preset not in PRESETS: raise ValueError(f"unknown preset {preset!r}; choose from {sorted(PRESETS)}")
     cfg = dict(PRESETS[preset])
-    for k, v in dict(model=model, epochs=epochs, batch_size=batch_size, lr=lr, augment=augment, seed=seed).items():
+    for k, v in dict(model=model, epochs=epochs, batch_size=batch_size, lr=lr, augment=augment, seed=seed, pool=pool, ema=ema).items():
         if v is not None: cfg[k] = v
     if cfg['model'] != PRESETS[preset]['model']: cfg['model_kwargs'] = {}
     if cfg['model'] not in MODEL_BUILDERS: raise ValueError(f"unknown model {cfg['model']!r}; choose from {sorted(MODEL_BUILDERS)}")
@@ -256,8 +274,13 @@ def run_training(out,                 # output directory (created)
     data = data or load_mnist()
     set_seed(cfg['seed'])
     net = MODEL_BUILDERS[cfg['model']](**cfg['model_kwargs'])
+    extra = None
+    if cfg['pool']:                                 # degraded copies of training digits, never of validation ones
+        from digit_course.preprocess import degraded_digits
+        x_tr, y_tr = train_valid_split(data.x_train, data.y_train, n_valid=5000, seed=0)[:2]
+        extra = degraded_digits(x_tr[:n_train], y_tr[:n_train], n=cfg['pool'], seed=cfg['seed'])
     res = train(net, data, epochs=cfg['epochs'], batch_size=cfg['batch_size'], lr=cfg['lr'], augment=cfg['augment'],
-                seed=cfg['seed'], n_train=n_train, checkpoint=out / 'checkpoint' / 'best.weights.h5', backup=out / 'backup',
+                seed=cfg['seed'], n_train=n_train, extra=extra, ema=cfg['ema'] or None, checkpoint=out / 'checkpoint' / 'best.weights.h5', backup=out / 'backup',
                 strategy=strategy, verbose=verbose)
     test = evaluate(res.model, data.x_test, data.y_test)
     res.model.save(out / 'model.keras')
@@ -287,7 +310,7 @@ The pretrained model shipped with `digit_course` (`digit_course.model.load_pretr
 - **Task**: classify a 28x28 greyscale image of one handwritten digit (float32 in [0, 1], ink = 1) into 0-9.
 - **Architecture**: `{report['model']}({', '.join(f'{k}={v}' for k, v in report['model_kwargs'].items())})`, {report['params']:,} parameters.
 - **Data**: MNIST, verified against the course's SHA-256 fingerprints. Trained on 55,000 training images; 5,000 held out for validation (stratified split, seed 0); the 10,000 test images used once, for the figures below.
-- **Recipe**: preset `{report['preset']}`: {s['epochs']} epochs, batch {s['batch_size']}, Adam with linear warm-up ({s['warmup']:.0%} of steps) to a peak learning rate of {s['lr']} then cosine decay, augmentation {'on (rotations up to 10 degrees, shifts and zooms up to 10%)' if s['augment'] else 'off'}, seed {s['seed']}; the best epoch by validation accuracy is kept (epoch {report['best_epoch']}).
+- **Recipe**: preset `{report['preset']}`: {s['epochs']} epochs, batch {s['batch_size']}, Adam with linear warm-up ({s['warmup']:.0%} of steps) to a peak learning rate of {s['lr']} then cosine decay, augmentation {'on (rotations up to 10 degrees, shifts and zooms up to 10%)' if s['augment'] else 'off'}{f", {s['extra']:,} degraded training digits added (lesson 06's `degraded_digits`, through `preprocess_digit`)" if s.get('extra') else ''}{f", a moving average of the weights (EMA, momentum {s['ema']}) validated and kept" if s.get('ema') else ''}, seed {s['seed']}; the best epoch by validation accuracy is kept (epoch {report['best_epoch']}).
 - **Training time**: {report['train_seconds']/60:.1f} minutes on {report['machine']} (finished {report['finished']}).
 - **Validation accuracy**: {report['valid_acc']:.2%}
 - **Test accuracy**: {report['test_acc']:.2%} (single model, no test-time augmentation, no ensemble)
