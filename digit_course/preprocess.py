@@ -204,8 +204,7 @@ def block_size(ink) -> int:
 def unblock(ink, b) -> np.ndarray:
     "A pixelated image with blocks `b` pixels wide, shrunk back to one pixel per block (each block's mean)."
     h, w = ink.shape
-    size = (max(1, round(w / b)), max(1, round(h / b)))
-    return np.asarray(Image.fromarray(np.asarray(ink, np.float32)).resize(size, Image.Resampling.BOX))
+    return _resize(ink, (max(1, round(h / b)), max(1, round(w / b))), Image.Resampling.BOX)
 
 # %% ../nbs/06_draw.ipynb #4ee57e4f
 def ink_of(image) -> np.ndarray:
@@ -450,9 +449,9 @@ def information_limit(px,             # the scan's size in pixels
     from digit_course.model import digit_cnn, set_seed
     from digit_course.train import PRESETS, evaluate, train
     m = load_mnist(verbose=False)
-    degrade = lambda xs: np.stack([np.asarray(Image.fromarray(low_res(d, px, method)).resize((IMG_SIZE, IMG_SIZE), Image.Resampling.BOX))
-                                   for d in xs])
-    data = MNIST(degrade(m.x_train), m.y_train, degrade(m.x_test[:n]), m.y_test[:n], m.source)
+    scanned = lambda xs: np.stack([np.asarray(Image.fromarray(low_res(d, px, method)).resize((IMG_SIZE, IMG_SIZE), Image.Resampling.BOX))
+                                   for d in xs])  # uint8 28x28, as MNIST stores its digits
+    data = MNIST(scanned(m.x_train), m.y_train, scanned(m.x_test[:n]), m.y_test[:n], m.source)
     set_seed(seed)
     res = train(digit_cnn(**PRESETS['shipped']['model_kwargs']), data, epochs=epochs, n_train=n_train, seed=seed, verbose=verbose)
     return evaluate(res.model, data.x_test, data.y_test)['accuracy']

@@ -17,10 +17,10 @@ from .data import IMG_SIZE, MNIST, display_path, load_mnist, to_model_input, tra
 from .model import set_seed, baseline_cnn, digit_cnn, load_digit_model
 
 # %% auto #0
-__all__ = ['MODEL_BUILDERS', 'EMA_SHIPPED', 'PRESETS', 'BENCH_RECIPES', 'lr_schedule', 'augmentation', 'ema_weights',
-           'BestCheckpoint', 'epoch_batches', 'seed_generators', 'TrainingBackup', 'TrainResult', 'train',
-           'plot_history', 'evaluate', 'machine_summary', 'run_training', 'model_card', 'ship_model', 'keras_convnet',
-           'TimeToAccuracy', 'bench_train']
+__all__ = ['MODEL_BUILDERS', 'PRESETS', 'BENCH_RECIPES', 'lr_schedule', 'augmentation', 'ema_weights', 'BestCheckpoint',
+           'epoch_batches', 'seed_generators', 'TrainingBackup', 'TrainResult', 'train', 'plot_history', 'evaluate',
+           'machine_summary', 'run_training', 'model_card', 'ship_model', 'keras_convnet', 'TimeToAccuracy',
+           'bench_train']
 
 # %% ../nbs/03_train.ipynb #8230849b
 def lr_schedule(peak_lr, total_steps, warmup=0.1):
@@ -233,11 +233,10 @@ def evaluate(model, images, labels, batch_size=1000) -> dict:
 
 # %% ../nbs/03_train.ipynb #4ccf302d
 MODEL_BUILDERS = {'digit': digit_cnn, 'baseline': baseline_cnn}
-EMA_SHIPPED = 0.999
 PRESETS = {
     'default': dict(model='digit', model_kwargs={}, epochs=10, batch_size=128, lr=5e-3, augment=True, seed=0, pool=0, ema=None),
     'shipped': dict(model='digit', model_kwargs=dict(depth=2, dropout=0.4, block_dropout=0.4), epochs=40, batch_size=128, lr=5e-3,
-                    augment=True, seed=0, pool=20000, ema=EMA_SHIPPED),
+                    augment=True, seed=0, pool=20000, ema=0.999),
 }
 
 def machine_summary() -> str:
