@@ -36,12 +36,14 @@ def _port(s):
     if not 0 <= v <= 65535: raise argparse.ArgumentTypeError(f"a port is between 0 and 65535, got {v}")
     return v
 
-def _momentum(s):
-    "A moving average's momentum: 0 (none) up to, not including, 1."
-    try: v = float(s)
-    except ValueError: raise argparse.ArgumentTypeError(f"expected a number, got {s!r}") from None
-    if not 0 <= v < 1: raise argparse.ArgumentTypeError(f"a momentum is at least 0 and below 1, got {s}")
-    return v
+def _below_one(what):
+    "A parser of numbers from 0 (none) up to, not including, 1: a moving average's momentum, a label smoothing."
+    def parse(s):
+        try: v = float(s)
+        except ValueError: raise argparse.ArgumentTypeError(f"expected a number, got {s!r}") from None
+        if not 0 <= v < 1: raise argparse.ArgumentTypeError(f"{what} is at least 0 and below 1, got {s}")
+        return v
+    return parse
 
 def _seed(s):
     try: v = int(s)
@@ -80,7 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument('--no-augment', action='store_true', help='switch off random rotations, shifts and zooms')
     t.add_argument('--n-train', type=_positive_int, help='train on this many images only (quick trials; default: all 55,000)')
     t.add_argument('--pool', type=_seed, metavar='N', help='add N degraded training digits, preprocessed as the pad does (lesson 06; 0: none)')
-    t.add_argument('--ema', type=_momentum, metavar='M', help='validate and keep a moving average of the weights with momentum M (0: none)')
+    t.add_argument('--ema', type=_below_one('a momentum'), metavar='M', help='validate and keep a moving average of the weights with momentum M (0: none)')
+    t.add_argument('--label-smoothing', type=_below_one('label smoothing'), metavar='S',
+                   help='train towards 1 - S for the right digit and S/10 for each digit, not 1 and 0 (0: none)')
     t.add_argument('--devices', type=_positive_int, default=1,
                    help='train on N devices with tf.distribute: N GPUs, or N logical CPU devices where there are fewer '
                         'GPUs; batch size and learning rate scale with N (lesson 08)')
@@ -157,7 +161,7 @@ def cmd_train(args):
         strategy = mirrored_strategy(args.devices)
     rep = run_training(out, preset=args.preset, model=args.model, epochs=args.epochs, batch_size=args.batch_size,
                        lr=args.lr, seed=args.seed, augment=False if args.no_augment else None, n_train=args.n_train,
-                       pool=args.pool, ema=args.ema, verbose=0 if args.quiet else 'auto', fresh=args.fresh, strategy=strategy)
+                       pool=args.pool, ema=args.ema, label_smoothing=args.label_smoothing, verbose=0 if args.quiet else 'auto', fresh=args.fresh, strategy=strategy)
     devices = rep['settings']['devices']
     print(f"{rep['model']} ({rep['params']:,} parameters), preset {rep['preset']}, {rep['settings']['epochs']} epochs "
           f"in {rep['train_seconds']:.0f} s{f' on {devices} devices' if devices > 1 else ''}")

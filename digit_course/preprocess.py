@@ -214,7 +214,8 @@ def ink_of(image) -> np.ndarray:
     gray = ink_side_up(gray)
     paper, noisy = paper_under(gray), _mad(_border(gray)) > 0  # noisy: a photo, not a canvas or a digital image
     ink = np.clip((gray - paper) / np.maximum(1 - paper, 1e-6), 0, 1)
-    if (b := block_size(ink)) > 2: return unblock(ink, b)  # pixelated: back to the scan's own pixels
+    if (b := block_size(ink)) > 2:                          # pixelated: back to the scan's own pixels, then smoothly
+        return _resize(unblock(ink, b), ink.shape)          # to the image's size again (bilinear), like a smooth scan
     if noisy:                                               # noisy paper: smooth, then drop the noise floor
         ink = ndimage.gaussian_filter(ink, max(1.0, min(ink.shape) / 300))
         floor = np.median(ink) + 3 * 1.4826 * _mad(ink)     # three robust standard deviations above the paper

@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 import keras
 from keras import layers
 
-from .data import IMG_SIZE, MNIST, display_path, load_mnist, to_model_input, train_valid_split
+from .data import IMG_SIZE, MNIST, NUM_CLASSES, display_path, load_mnist, to_model_input, train_valid_split
 from .model import set_seed, baseline_cnn, digit_cnn, load_digit_model
 
 # %% auto #0
@@ -80,7 +80,7 @@ def epoch_batches(x, y,              # training images (N, 28, 28, 1) float32 an
         for epoch in range(start, epochs):
             order = np.random.default_rng([seed, epoch]).permutation(len(x))
             for i in range(0, len(x), batch_size): yield x[order[i:i + batch_size]], y[order[i:i + batch_size]]
-    spec = (tf.TensorSpec((None, *x.shape[1:]), tf.float32), tf.TensorSpec((None,), tf.as_dtype(y.dtype)))
+    spec = (tf.TensorSpec((None, *x.shape[1:]), tf.float32), tf.TensorSpec((None, *y.shape[1:]), tf.as_dtype(y.dtype)))
     return tf.data.Dataset.from_generator(batches, output_signature=spec).prefetch(2)
 
 def seed_generators(net) -> list:
@@ -149,6 +149,7 @@ def train(model: keras.Model,   # a model in the course's convention, freshly bu
           augment=True,         # random rotations, shifts and zooms during training
           extra=None,           # more training images, (x (M, 28, 28) uint8, y): degraded digits (lesson 06)
           ema=None,             # keep a moving average of the weights with this momentum, and validate and keep it
+          label_smoothing=0.0,  # train towards 1 - s for the right digit and s / 10 for every digit, not 1 and 0
           n_valid=5000,         # images held out from the training data for validation
           n_train=None,         # use only this many training images (None: all)
           seed=0,               # seeds weights' shuffling, augmentation and dropout
@@ -160,14 +161,19 @@ def train(model: keras.Model,   # a model in the course's convention, freshly bu
          ) -> TrainResult:
     "Train `model` on MNIST's training split with a validation split, schedule and augmentation; resumable with `backup`."
     if epochs < 1 or batch_size < 1 or lr <= 0: raise ValueError("epochs and batch_size must be >= 1 and lr > 0")
+    if not 0 <= label_smoothing < 1: raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
     replicas = strategy.num_replicas_in_sync if strategy else 1
     settings = dict(epochs=epochs, batch_size=batch_size, lr=lr, warmup=warmup, augment=augment,
                     n_valid=n_valid, n_train=n_train, seed=seed, devices=replicas,
-                    extra=0 if extra is None else len(extra[0]), ema=ema)
+                    extra=0 if extra is None else len(extra[0]), ema=ema, label_smoothing=label_smoothing)
     x_tr, y_tr, x_va, y_va = train_valid_split(data.x_train, data.y_train, n_valid=n_valid, seed=0)
     if n_train: x_tr, y_tr = x_tr[:n_train], y_tr[:n_train]
     x_tr, x_va = to_model_input(x_tr), to_model_input(x_va)
     if extra is not None: x_tr, y_tr = np.concatenate([x_tr, to_model_input(extra[0])]), np.concatenate([y_tr, extra[1]])
+    loss = 'sparse_categorical_crossentropy'
+    if label_smoothing:                              # smoothed targets need one-hot labels
+        loss = keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing)
+        y_tr, y_va = keras.utils.to_categorical(y_tr, NUM_CLASSES), keras.utils.to_categorical(y_va, NUM_CLASSES)
     global_batch, global_lr = batch_size * replicas, lr * replicas  # each device takes batch_size images a step
     steps_per_epoch = math.ceil(len(x_tr) / global_batch)
     set_seed(seed)
@@ -175,7 +181,7 @@ def train(model: keras.Model,   # a model in the course's convention, freshly bu
         if strategy: model = _copy_model(model)
         net = keras.Sequential([keras.Input((IMG_SIZE, IMG_SIZE, 1)), augmentation(seed=seed), model]) if augment else model
         net.compile(keras.optimizers.Adam(lr_schedule(global_lr, epochs * steps_per_epoch, warmup), use_ema=bool(ema), ema_momentum=ema or 0.99),
-                    'sparse_categorical_crossentropy', metrics=['accuracy'])
+                    loss, metrics=['accuracy'])
     saver = TrainingBackup(backup, settings) if backup else None
     start = saver.restore(net) if saver else 0
     ckpt = Path(checkpoint or (Path(backup) if backup else Path(tempfile.mkdtemp(prefix='digit-course-'))))
@@ -234,9 +240,9 @@ def evaluate(model, images, labels, batch_size=1000) -> dict:
 # %% ../nbs/03_train.ipynb #4ccf302d
 MODEL_BUILDERS = {'digit': digit_cnn, 'baseline': baseline_cnn}
 PRESETS = {
-    'default': dict(model='digit', model_kwargs={}, epochs=10, batch_size=128, lr=5e-3, augment=True, seed=0, pool=0, ema=None),
+    'default': dict(model='digit', model_kwargs={}, epochs=10, batch_size=128, lr=5e-3, augment=True, seed=0, pool=0, ema=None, label_smoothing=0.0),
     'shipped': dict(model='digit', model_kwargs=dict(depth=2, dropout=0.4, block_dropout=0.4), epochs=40, batch_size=128, lr=5e-3,
-                    augment=True, seed=0, pool=20000, ema=0.999),
+                    augment=True, seed=0, pool=20000, ema=0.999, label_smoothing=0.0),
 }
 
 def machine_summary() -> str:
@@ -252,6 +258,7 @@ def run_training(out,                 # output directory (created)
                  epochs=None, batch_size=None, lr=None, augment=None, seed=None,
                  pool=None,           # how many degraded training digits to add (lesson 06's `degraded_digits`); 0: none
                  ema=None,            # momentum of the weights' moving average; 0: none
+                 label_smoothing=None, # smoothed targets (`train`); 0: none
                  n_train=None,        # train on fewer images (quick trials)
                  data=None,           # an MNIST object (default: `load_mnist()`)
                  verbose='auto',      # Keras progress bar
@@ -261,7 +268,7 @@ def run_training(out,                 # output directory (created)
     "Train a model from a preset (resuming an interrupted run in `out`), evaluate it on the test set once, save model, curves and report."
     if preset not in PRESETS: raise ValueError(f"unknown preset {preset!r}; choose from {sorted(PRESETS)}")
     cfg = dict(PRESETS[preset])
-    for k, v in dict(model=model, epochs=epochs, batch_size=batch_size, lr=lr, augment=augment, seed=seed, pool=pool, ema=ema).items():
+    for k, v in dict(model=model, epochs=epochs, batch_size=batch_size, lr=lr, augment=augment, seed=seed, pool=pool, ema=ema, label_smoothing=label_smoothing).items():
         if v is not None: cfg[k] = v
     if cfg['model'] != PRESETS[preset]['model']: cfg['model_kwargs'] = {}
     if cfg['model'] not in MODEL_BUILDERS: raise ValueError(f"unknown model {cfg['model']!r}; choose from {sorted(MODEL_BUILDERS)}")
@@ -279,7 +286,7 @@ def run_training(out,                 # output directory (created)
         x_tr, y_tr = train_valid_split(data.x_train, data.y_train, n_valid=5000, seed=0)[:2]
         extra = degraded_digits(x_tr[:n_train], y_tr[:n_train], n=cfg['pool'], seed=cfg['seed'])
     res = train(net, data, epochs=cfg['epochs'], batch_size=cfg['batch_size'], lr=cfg['lr'], augment=cfg['augment'],
-                seed=cfg['seed'], n_train=n_train, extra=extra, ema=cfg['ema'] or None, checkpoint=out / 'checkpoint' / 'best.weights.h5', backup=out / 'backup',
+                seed=cfg['seed'], n_train=n_train, extra=extra, ema=cfg['ema'] or None, label_smoothing=cfg['label_smoothing'], checkpoint=out / 'checkpoint' / 'best.weights.h5', backup=out / 'backup',
                 strategy=strategy, verbose=verbose)
     test = evaluate(res.model, data.x_test, data.y_test)
     res.model.save(out / 'model.keras')
@@ -309,7 +316,7 @@ The pretrained model shipped with `digit_course` (`digit_course.model.load_pretr
 - **Task**: classify a 28x28 greyscale image of one handwritten digit (float32 in [0, 1], ink = 1) into 0-9.
 - **Architecture**: `{report['model']}({', '.join(f'{k}={v}' for k, v in report['model_kwargs'].items())})`, {report['params']:,} parameters.
 - **Data**: MNIST, verified against the course's SHA-256 fingerprints. Trained on 55,000 training images; 5,000 held out for validation (stratified split, seed 0); the 10,000 test images used once, for the figures below.
-- **Recipe**: preset `{report['preset']}`: {s['epochs']} epochs, batch {s['batch_size']}, Adam with linear warm-up ({s['warmup']:.0%} of steps) to a peak learning rate of {s['lr']} then cosine decay, augmentation {'on (rotations up to 10 degrees, shifts and zooms up to 10%)' if s['augment'] else 'off'}{f", {s['extra']:,} degraded training digits added (lesson 06's `degraded_digits`, through `preprocess_digit`)" if s.get('extra') else ''}{f", a moving average of the weights (EMA, momentum {s['ema']}) validated and kept" if s.get('ema') else ''}, seed {s['seed']}; the best epoch by validation accuracy is kept (epoch {report['best_epoch']}).
+- **Recipe**: preset `{report['preset']}`: {s['epochs']} epochs, batch {s['batch_size']}, Adam with linear warm-up ({s['warmup']:.0%} of steps) to a peak learning rate of {s['lr']} then cosine decay, augmentation {'on (rotations up to 10 degrees, shifts and zooms up to 10%)' if s['augment'] else 'off'}{f", {s['extra']:,} degraded training digits added (lesson 06's `degraded_digits`, through `preprocess_digit`)" if s.get('extra') else ''}{f", a moving average of the weights (EMA, momentum {s['ema']}) validated and kept" if s.get('ema') else ''}{f", label smoothing {s['label_smoothing']}" if s.get('label_smoothing') else ''}, seed {s['seed']}; the best epoch by validation accuracy is kept (epoch {report['best_epoch']}).
 - **Training time**: {report['train_seconds']/60:.1f} minutes on {report['machine']} (finished {report['finished']}).
 - **Validation accuracy**: {report['valid_acc']:.2%}
 - **Test accuracy**: {report['test_acc']:.2%} (single model, no test-time augmentation, no ensemble)
