@@ -418,8 +418,8 @@ def degrade(digit,   # (28, 28) uint8 MNIST digit, light on dark
     if 'blur' in kinds: big = ndimage.gaussian_filter(big, rng.uniform(1, 4))
     if 'scan' in kinds:                                                        # a small scan, enlarged any way
         px, size = int(rng.integers(7, 19)), int(rng.integers(48, 141))
-        down, up = (Image.Resampling(int(rng.choice(c))) for c in ([Image.Resampling.BOX, Image.Resampling.BILINEAR, Image.Resampling.LANCZOS],
-                                                                   [Image.Resampling.NEAREST, Image.Resampling.BILINEAR, Image.Resampling.BICUBIC]))
+        R = Image.Resampling
+        down, up = (R.BOX, R.BILINEAR, R.LANCZOS)[rng.integers(3)], (R.NEAREST, R.BILINEAR, R.BICUBIC)[rng.integers(3)]
         big = _resize(_resize(big, (px, px), down), (size, size), up)
     return np.uint8(np.clip(big, 0, 1) * 255)
 
