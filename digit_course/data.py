@@ -295,7 +295,12 @@ TF_LOG_LINE = re.compile(rb'^(?:[IWEF]\d{4} [\d:.]+ +\d+ [\w.\-/]+:\d+\] '  # ab
                          rb'|WARNING: All log messages before absl::InitializeLog\(\) is called'
                          rb'|To enable the following instructions: .*rebuild TensorFlow'
                          rb'|INFO: Created TensorFlow Lite|fully_quantize: \d)')  # the LiteRT converter and interpreter (lesson 07)
+_LOG_STARTS = (b'WARNING: All', b'To enable', b'INFO: Creat', b'fully_quant')  # how the other log lines begin
 _quiet_thread = None
+
+def _may_be_log_line(partial: bytes) -> bool:
+    "Whether the start of a line may still turn out to be a log line: then the filter waits for the rest of it."
+    return bool(re.match(rb'[IWEF](\d|$)', partial) or any(s.startswith(partial[:len(s)]) for s in _LOG_STARTS))
 
 def quiet_tensorflow():
     "Drop TensorFlow's C++ log lines from this process's stderr (file descriptor 2); everything else passes."
@@ -315,7 +320,7 @@ def quiet_tensorflow():
             while chunk := os.read(read_end, 1 << 16):
                 *lines, pending = (pending + chunk).split(b'\n')
                 keep = b''.join(l + b'\n' for l in lines if not TF_LOG_LINE.match(l))
-                if pending and not re.match(rb'[IWEF]\d|WARNING: All|To enable|INFO: Creat|fully_quant', pending[:11]):
+                if pending and not _may_be_log_line(pending):  # LiteRT writes 'INFO: ', its message and '\n' apart
                     keep, pending = keep + pending, b''  # a partial line that is no log line (a progress bar): now
                 if keep: os.write(out, keep)
             if pending and not TF_LOG_LINE.match(pending): os.write(out, pending)

@@ -16,10 +16,10 @@ from .data import IMG_SIZE, NUM_CLASSES, load_mnist, to_model_input
 
 # %% auto #0
 __all__ = ['CANVAS_SIZE', 'BOX_SIZE', 'MNIST_CENTER', 'INK_LEVEL', 'MIN_PEAK', 'PAPER_WINDOW', 'MAX_STROKE',
-           'ROBUSTNESS_CONDITIONS', 'redraw_like_people', 'photo_of', 'low_res', 'pen', 'rotated', 'slanted', 'blurred',
-           'ink_side_up', 'paper_under', 'block_size', 'unblock', 'ink_of', 'stroke_width', 'preprocess_digit',
-           'Prediction', 'Predictor', 'bench_predict', 'predict_files', 'robustness_suite', 'degrade',
-           'degraded_digits', 'information_limit']
+           'ROBUSTNESS_CONDITIONS', 'SCAN_SHARE', 'redraw_like_people', 'photo_of', 'low_res', 'pen', 'rotated',
+           'slanted', 'blurred', 'ink_side_up', 'paper_under', 'block_size', 'unblock', 'ink_of', 'stroke_width',
+           'preprocess_digit', 'Prediction', 'Predictor', 'bench_predict', 'predict_files', 'robustness_suite',
+           'degrade', 'degraded_digits', 'information_limit']
 
 # %% ../nbs/06_draw.ipynb #0455bc0b
 CANVAS_SIZE = 280  # the pad's size in pixels: 10x MNIST's 28
@@ -404,12 +404,15 @@ def _elastic(img, rng, alpha, sigma):
     src = np.tensordot(m, np.stack([yy, xx]), 1) + np.array([h / 2, w / 2])[:, None, None]
     return ndimage.map_coordinates(img, [src[0] + dy, src[1] + dx], order=1, cval=0)
 
+SCAN_SHARE = 0.6  # the share of pooled digits scanned small: the tiny scans are the hardest input and want the most examples
+
 def degrade(digit,   # (28, 28) uint8 MNIST digit, light on dark
             rng,     # a numpy random generator
            ) -> np.ndarray:
     "The digit as real input might bring it: as it is, or warped, re-inked, blurred and/or scanned small; its own generators, not the suite's."
     big = _resize(digit / 255, (84, 84))                                       # room to work: 3x
-    kinds = rng.choice(['warp', 'ink', 'blur', 'scan'], size=int(rng.integers(0, 3)), replace=False)  # none: a third of them
+    kinds = list(rng.choice(['warp', 'ink', 'blur'], size=int(rng.integers(0, 2)), replace=False))  # one of these, half the time
+    if rng.random() < SCAN_SHARE: kinds.append('scan')                        # and, more often than not, a small scan
     if 'warp' in kinds: big = _elastic(big, rng, alpha=rng.uniform(0, 8), sigma=rng.uniform(4, 8))
     if 'ink' in kinds:                                                         # another pen: thicker or thinner, fainter
         k = int(rng.integers(2, 8))

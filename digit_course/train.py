@@ -328,11 +328,11 @@ The pretrained model shipped with `digit_course` (`digit_course.model.load_pretr
 ## Reproduce
 
 ```sh
-digit-course train --preset {report['preset']} --out runs/{report['preset']}
+digit-course train --preset {report['preset']} --seed {s['seed']} --out runs/{report['preset']}
 digit-course evaluate runs/{report['preset']}/model.keras
 ```
 
-The same seed on the same machine gives the same weights; other machines or TensorFlow versions may differ in the last digits.
+The same seed on the same machine gives the same weights{', as long as the library makes the same degraded digits: they come from `preprocess_digit`, so a change to the preprocessing changes the training data' if s.get('extra') else ''}; other machines or TensorFlow versions may differ in the last digits.
 
 ## Limits
 
