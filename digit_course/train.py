@@ -332,7 +332,7 @@ digit-course train --preset {report['preset']} --seed {s['seed']} --out runs/{re
 digit-course evaluate runs/{report['preset']}/model.keras
 ```
 
-The same seed on the same machine gives the same weights{', as long as the library makes the same degraded digits: they come from `preprocess_digit`, so a change to the preprocessing changes the training data' if s.get('extra') else ''}; other machines or TensorFlow versions may differ in the last digits.
+The same seed on the same machine, with the same number of CPU threads, gives the same weights{', as long as the library makes the same degraded digits: they come from `preprocess_digit`, so a change to the preprocessing changes the training data' if s.get('extra') else ''}; other machines or TensorFlow versions may differ in the last digits.
 
 ## Limits
 
