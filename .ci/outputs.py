@@ -12,7 +12,7 @@ import json, re, sys
 from pathlib import Path
 
 PROBLEMS = {
-    'a TensorFlow log line': re.compile(r'^[IWEF]\d{4} |^(INFO|WARNING):tensorflow:|absl::InitializeLog|oneDNN custom operations|cuInit|INFO: Created TensorFlow Lite|fully_quantize: ', re.M),
+    'a TensorFlow log line': re.compile(r'^[IWEF]\d{4} |^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [IWEF] |^(INFO|WARNING):tensorflow:|absl::InitializeLog|oneDNN custom operations|cuInit|rebuild TensorFlow|INFO: Created TensorFlow Lite|fully_quantize: ', re.M),
     'a machine path': re.compile(r'/root/|/home/[a-z_][\w.-]*/|/tmp/tmp'),
     'a traceback': re.compile(r'Traceback \(most recent call last\)'),
 }

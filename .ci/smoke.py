@@ -44,14 +44,14 @@ def import_tensorflow_quietly():
 
 
 def check_model_and_mnist():
-    from digit_course.model import load_pretrained, PRETRAINED_PATH
+    from digit_course.model import load_pretrained, PRETRAINED_WEIGHTS
     from digit_course.data import load_mnist, to_model_input
     import digit_course
-    if not Path(PRETRAINED_PATH).resolve().is_relative_to(Path(digit_course.__file__).resolve().parent):
-        fail(f'the shipped model is looked up outside the installed package: {PRETRAINED_PATH}')
+    if not Path(PRETRAINED_WEIGHTS).resolve().is_relative_to(Path(digit_course.__file__).resolve().parent):
+        fail(f'the shipped model is looked up outside the installed package: {PRETRAINED_WEIGHTS}')
     try: model = load_pretrained()
     except Exception as e: fail(f'load_pretrained() could not load the shipped model: {str(e).splitlines()[0]}')
-    ok(f'load_pretrained(): {model.name}, {model.count_params():,} parameters, from {Path(PRETRAINED_PATH).name} in the wheel')
+    ok(f'load_pretrained(): {model.name}, {model.count_params():,} parameters, from {Path(PRETRAINED_WEIGHTS).name} in the wheel')
     try: mnist = load_mnist(verbose=False)
     except Exception as e: fail(f'load_mnist() failed: {str(e).splitlines()[0]}')
     ok(f'load_mnist(): {len(mnist.x_train):,} training and {len(mnist.x_test):,} test digits')

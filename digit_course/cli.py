@@ -170,10 +170,10 @@ def cmd_train(args):
 
 def cmd_evaluate(args):
     from digit_course.data import load_mnist
-    from digit_course.model import load_digit_model, PRETRAINED_PATH
+    from digit_course.model import load_digit_model, load_pretrained
     from digit_course.train import evaluate
-    path = Path(args.model) if args.model else PRETRAINED_PATH
-    model = load_digit_model(path)
+    path = Path(args.model) if args.model else 'the shipped model'
+    model = load_digit_model(path) if args.model else load_pretrained()
     if args.robustness:
         from digit_course.preprocess import robustness_suite
         if not args.json: print(f"{path}: accuracy on {args.n:,} test digits per condition, through preprocess_digit and Predictor")

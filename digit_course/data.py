@@ -292,15 +292,19 @@ def to_model_input(images) -> np.ndarray:
 
 # %% ../nbs/00_data.ipynb #3f6cb1d8
 TF_LOG_LINE = re.compile(rb'^(?:[IWEF]\d{4} [\d:.]+ +\d+ [\w.\-/]+:\d+\] '  # absl's format: I0000 00:00:17.. 123 port.cc:153] ...
+                         rb'|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [IWEF] [\w.\-/]+:\d+\] '  # TensorFlow 2.20's: 2026-12-04 16:43:00.131804: E file.cc:680] ...
                          rb'|WARNING: All log messages before absl::InitializeLog\(\) is called'
                          rb'|To enable the following instructions: .*rebuild TensorFlow'
                          rb'|INFO: Created TensorFlow Lite|fully_quantize: \d)')  # the LiteRT converter and interpreter (lesson 07)
 _LOG_STARTS = (b'WARNING: All', b'To enable', b'INFO: Creat', b'fully_quant')  # how the other log lines begin
 _quiet_thread = None
 
+_STAMP_START = re.compile(rb'\d{0,4}(-\d{0,2}(-\d{0,2}( [\d:.]*(: ?([IWEF] ?)?)?)?)?)?$')  # TensorFlow 2.20's date, still being written
+
 def _may_be_log_line(partial: bytes) -> bool:
     "Whether the start of a line may still turn out to be a log line: then the filter waits for the rest of it."
-    return bool(re.match(rb'[IWEF](\d|$)', partial) or any(s.startswith(partial[:len(s)]) for s in _LOG_STARTS))
+    return bool(re.match(rb'[IWEF](\d|$)|\d{4}-\d\d-\d\d [\d:.]+: [IWEF] ', partial) or _STAMP_START.match(partial)
+                or any(s.startswith(partial[:len(s)]) for s in _LOG_STARTS))
 
 def quiet_tensorflow():
     "Drop TensorFlow's C++ log lines from this process's stderr (file descriptor 2); everything else passes."

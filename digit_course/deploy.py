@@ -75,7 +75,7 @@ def export_model(out,                 # directory to write into (created)
             calib = _calibration_images(n_calibration)
             opts = dict(optimizations=[tf.lite.Optimize.DEFAULT],
                         representative_dataset=lambda: ([calib[i:i + 1]] for i in range(len(calib))))
-    with _quiet_export(): model.export(path, format={'savedmodel': 'tf_saved_model'}.get(format, format), verbose=False, **opts)
+    with _quiet_export(): model.export(str(path), format={'savedmodel': 'tf_saved_model'}.get(format, format), verbose=False, **opts)
     return path
 
 # %% ../nbs/07_deploy.ipynb #7cabbffa

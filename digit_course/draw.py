@@ -14,7 +14,7 @@ from PIL import Image, ImageDraw
 from .preprocess import CANVAS_SIZE, Predictor, Prediction
 
 # %% auto #0
-__all__ = ['render_strokes', 'DigitPad', 'upload_predictor']
+__all__ = ['render_strokes', 'DigitPad', 'uploaded_files', 'upload_predictor']
 
 # %% ../nbs/06a_pad.ipynb #f3455cdf
 def render_strokes(strokes,            # list of (pen width, [(x, y), ...]) strokes
@@ -165,6 +165,11 @@ class DigitPad(_Pen, _Editing, _Answer):
     def _repr_mimebundle_(self, **kwargs): return self.widget._repr_mimebundle_(**kwargs)
 
 # %% ../nbs/06a_pad.ipynb #ce121231
+def uploaded_files(value) -> list:
+    "A `FileUpload`'s value as (name, bytes) pairs: ipywidgets 8 gives a tuple of dicts, ipywidgets 7 (Colab's) a dict by name."
+    if isinstance(value, dict): return [(name, bytes(f['content'])) for name, f in value.items()]
+    return [(f['name'], bytes(f['content'])) for f in value]
+
 def upload_predictor(model=None,  # a Keras model or a `Predictor`; default: the shipped model
                     ) -> widgets.VBox:
     "An upload button that predicts the digit in each uploaded image."
@@ -173,15 +178,15 @@ def upload_predictor(model=None,  # a Keras model or a `Predictor`; default: the
     out = widgets.HBox(layout=widgets.Layout(flex_flow='row wrap'))
     def show(files):
         items = []
-        for f in files:
+        for name, content in uploaded_files(files):
             try:
-                r = predictor(bytes(f['content']))
-                caption = f"{f['name']}: {r}"
-            except ValueError as e: r, caption = None, f"{f['name']}: {e}"
+                r = predictor(content)
+                caption = f"{name}: {r}"
+            except ValueError as e: r, caption = None, f"{name}: {e}"
             img = widgets.Image(value=_png(r.image if r else np.zeros((28, 28))), width=84, height=84)
             items.append(widgets.VBox([img, widgets.Label(caption)]))
         out.children = items
     upload.observe(lambda change: show(change['new']), names='value')
     box = widgets.VBox([upload, out])
-    box.show = show  # lets code (and tests) feed it files
+    box.show = show  # lets code (and tests) feed it files, in either ipywidgets' form
     return box

@@ -4,7 +4,7 @@
 
 # %% ../nbs/02_model.ipynb #6b339727
 from __future__ import annotations
-import importlib.resources, zipfile
+import importlib.resources, json, zipfile
 from pathlib import Path
 
 import keras
@@ -13,8 +13,8 @@ from keras import layers
 from .data import IMG_SIZE, NUM_CLASSES
 
 # %% auto #0
-__all__ = ['MODELS_DIR', 'PRETRAINED_PATH', 'MODEL_CARD_PATH', 'layer_table', 'baseline_cnn', 'digit_cnn', 'set_seed',
-           'ModelFileError', 'check_digit_model', 'load_digit_model', 'load_pretrained']
+__all__ = ['MODELS_DIR', 'PRETRAINED_WEIGHTS', 'PRETRAINED_REPORT', 'MODEL_CARD_PATH', 'layer_table', 'baseline_cnn', 'digit_cnn',
+           'set_seed', 'ModelFileError', 'check_digit_model', 'load_digit_model', 'load_pretrained']
 
 # %% ../nbs/02_model.ipynb #32eef311
 def _kernel_stride(layer):
@@ -103,9 +103,14 @@ def load_digit_model(path) -> keras.Model:
 
 # %% ../nbs/02_model.ipynb #73c7054b
 MODELS_DIR = Path(str(importlib.resources.files('digit_course'))) / 'models'  # in a clone and in an installed wheel alike
-PRETRAINED_PATH = MODELS_DIR / 'digit_cnn.keras'
+PRETRAINED_WEIGHTS = MODELS_DIR / 'digit_cnn.weights.h5'  # the trained weights, without the training's optimizer state
+PRETRAINED_REPORT = MODELS_DIR / 'digit_cnn.json'         # how it was trained (`model_kwargs`: its architecture) and scored
 MODEL_CARD_PATH = MODELS_DIR / 'digit_cnn.md'
 
 def load_pretrained() -> keras.Model:
     "The course's trained `digit_cnn`, shipped with the package, ready to predict."
-    return load_digit_model(PRETRAINED_PATH)
+    model = digit_cnn(**json.loads(PRETRAINED_REPORT.read_text())['model_kwargs'])
+    try: model.load_weights(PRETRAINED_WEIGHTS)
+    except Exception as e: raise ModelFileError(f"could not load the shipped weights {PRETRAINED_WEIGHTS.name}: {str(e).splitlines()[0][:200]}") from None
+    model.compile(keras.optimizers.Adam(), 'sparse_categorical_crossentropy', metrics=['accuracy'])
+    return model

@@ -339,18 +339,21 @@ The same seed on the same machine, with the same number of CPU threads, gives th
 Trained on centred, size-normalised digits (the MNIST convention): other images must be preprocessed the same way (`digit_course.preprocess.preprocess_digit`). It knows only the digits 0-9 and will name one even for a letter or a scribble; check `unsure`.
 """ + (f"\n## History\n\n{notes.strip()}\n" if notes.strip() else '')
 
-def ship_model(run_dir,            # a `run_training` output directory
+def ship_model(run_dir,            # a `run_training` output directory of a `digit_cnn`
                models_dir=None,    # where to ship (default: the package's `models/`)
                notes='',           # history for the card: what else was tried, and how it scored
               ) -> Path:
-    "Copy a run's model into the package as `digit_cnn.keras`, with its card (`.md`) and report (`.json`)."
+    "Ship a run's `digit_cnn` in the package: its weights (`digit_cnn.weights.h5`), card (`.md`) and report (`.json`)."
     from digit_course.model import MODELS_DIR
     run_dir, models_dir = Path(run_dir), Path(models_dir or MODELS_DIR)
     report = json.loads((run_dir / 'report.json').read_text())
-    load_digit_model(run_dir / 'model.keras')  # refuse to ship a broken file
+    if report['model'] != 'digit_cnn': raise ValueError(f"only a digit_cnn can be shipped (load_pretrained builds one), not a {report['model']}")
+    trained = load_digit_model(run_dir / 'model.keras')  # refuse to ship a broken file
+    plain = digit_cnn(**report['model_kwargs'])          # the architecture alone: no optimizer state in the shipped file
+    plain.set_weights(trained.get_weights())
     models_dir.mkdir(parents=True, exist_ok=True)
-    dest = models_dir / 'digit_cnn.keras'
-    dest.write_bytes((run_dir / 'model.keras').read_bytes())
+    dest = models_dir / 'digit_cnn.weights.h5'
+    plain.save_weights(dest)
     (models_dir / 'digit_cnn.md').write_text(model_card(report, notes))
     (models_dir / 'digit_cnn.json').write_text(json.dumps({k: v for k, v in report.items() if k != 'history'}, indent=2))
     return dest

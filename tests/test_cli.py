@@ -13,7 +13,7 @@ if EXE is None:  # a skip is fine on a learner's machine, never in CI
 
 
 # TensorFlow's C++ log format (I0000 00:00:17.. 123 file.cc:45] ...) and its start-up banner lines
-TF_LOG = re.compile(r'^[IWEF]\d{4} |absl::InitializeLog|oneDNN custom operations|cuInit|rebuild TensorFlow', re.M)
+TF_LOG = re.compile(r'^[IWEF]\d{4} |^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [IWEF] |absl::InitializeLog|oneDNN custom operations|cuInit|rebuild TensorFlow', re.M)
 
 
 def run(*args, timeout=300, env=None):
@@ -67,9 +67,10 @@ def test_missing_model(tmp_path):
 
 
 def test_corrupt_model(tmp_path):
-    from digit_course.model import PRETRAINED_PATH
+    from digit_course.model import load_pretrained
+    load_pretrained().save(tmp_path / 'whole.keras')
     bad = tmp_path / 'cut.keras'
-    bad.write_bytes(PRETRAINED_PATH.read_bytes()[:2000])
+    bad.write_bytes((tmp_path / 'whole.keras').read_bytes()[:2000])
     assert_one_line_error(run('evaluate', str(bad)), 'corrupt or truncated')
 
 
