@@ -21,6 +21,7 @@ _version_line = re.compile(r"^VERSION = '([^']*)'$", re.M)
 def CELL(version: str) -> str:
     "The canonical set-up cell for `version` of digit_course: plain Python, silent outside Colab."
     return f"""#| notest
+#| hide
 # Set-up for Colab: install the version of the course library this lesson was written for (from PyPI, else from
 # GitHub at the matching tag) and turn on the widget manager the drawing pad needs. Elsewhere it does nothing.
 VERSION = '{version}'
@@ -67,7 +68,7 @@ def first_code_cell(nb):
 
 
 def is_setup_cell(source: str) -> bool:
-    "An existing set-up cell, canonical, old or a placeholder: `#| notest` first, and it mentions Colab."
+    "An existing set-up cell, canonical, old or a placeholder: `#| notest` first, and it mentions Colab."  # (`#| hide`: not on the site)
     return MARKER in source or (source.startswith('#| notest') and 'colab' in source.lower())
 
 

@@ -34,9 +34,22 @@ def check_installed():
     ok(f'digit_course {dist.version} from {where}')
 
 
+def check_face():
+    "`from digit_course import ...` gives the package's face, and TensorFlow is not imported until a model is built."
+    probe = ("import sys, numpy as np\n"
+             "from digit_course import Predictor, Prediction, load_pretrained, load_mnist, preprocess_digit, predict_files\n"
+             "early = sorted({'tensorflow', 'keras'} & set(sys.modules))\n"
+             "img = preprocess_digit(np.pad(np.ones((20, 4)), 40))\n"
+             "print(early, sorted({'tensorflow', 'keras'} & set(sys.modules)), img.shape)")
+    r = subprocess.run([sys.executable, '-c', probe], capture_output=True, text=True, timeout=300)
+    if r.returncode: fail(f'the package face does not import: {(r.stderr.strip().splitlines() or [""])[-1]}')
+    if r.stdout.strip() != '[] [] (28, 28)': fail(f'the package face imported TensorFlow before a model was built: {r.stdout.strip()}')
+    ok('from digit_course import Predictor, load_pretrained, load_mnist, preprocess_digit: no TensorFlow until a model is built')
+
+
 def import_tensorflow_quietly():
     "Import TensorFlow behind the package's own filter for its C++ log lines (lesson 00's `quiet_tensorflow`)."
-    from digit_course.data import quiet_tensorflow
+    from digit_course.core import quiet_tensorflow
     quiet_tensorflow()
     try: import tensorflow as tf
     except Exception as e: fail(f'TensorFlow does not import: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ""}')
@@ -45,7 +58,8 @@ def import_tensorflow_quietly():
 
 def check_model_and_mnist():
     from digit_course.model import load_pretrained, PRETRAINED_WEIGHTS
-    from digit_course.data import load_mnist, to_model_input
+    from digit_course.mnist import load_mnist
+    from digit_course.data import to_model_input
     import digit_course
     if not Path(PRETRAINED_WEIGHTS).resolve().is_relative_to(Path(digit_course.__file__).resolve().parent):
         fail(f'the shipped model is looked up outside the installed package: {PRETRAINED_WEIGHTS}')
@@ -59,7 +73,7 @@ def check_model_and_mnist():
     acc = float((probs.argmax(axis=1) == mnist.y_test[:N_DIGITS]).mean())
     if acc < MIN_ACC: fail(f'the shipped model reads {acc:.1%} of the first {N_DIGITS} test digits; expected at least {MIN_ACC:.0%}')
     ok(f'model.predict(): {acc:.1%} of the first {N_DIGITS} test digits correct (>= {MIN_ACC:.0%})')
-    from digit_course.preprocess import Predictor  # the public path from a raw image to a digit
+    from digit_course import Predictor  # the public path from a raw image to a digit
     from PIL import Image
     photo = Image.fromarray(255 - mnist.x_test[0]).resize((112, 112))  # dark ink on light paper, 4x larger
     r = Predictor(model)(photo)
@@ -92,6 +106,7 @@ def check_console_script():
 if __name__ == '__main__':
     print(f'smoke: python {sys.version.split()[0]} at {sys.executable}; working directory {Path.cwd()}')
     check_installed()
+    check_face()
     import_tensorflow_quietly()
     check_model_and_mnist()
     check_web_pad()

@@ -19,9 +19,10 @@ TOLERANCE = 0.001   # 0.1 point
 
 PROBE = r'''
 import json, sys, numpy as np
-from digit_course.data import quiet_tensorflow; quiet_tensorflow()
+from digit_course.core import quiet_tensorflow; quiet_tensorflow()
 import tensorflow as tf, keras
-from digit_course.data import load_mnist, to_model_input
+from digit_course.mnist import load_mnist
+from digit_course.data import to_model_input
 from digit_course.model import load_pretrained
 m = load_mnist(verbose=False)
 probs = load_pretrained().predict(to_model_input(m.x_test), batch_size=1000, verbose=0)

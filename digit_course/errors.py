@@ -15,12 +15,14 @@ import keras
 from scipy.special import softmax as _softmax
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
-from .data import NUM_CLASSES, to_model_input, show_digits
+from .mnist import NUM_CLASSES
+
+from .data import to_model_input, show_digits
 
 # %% auto #0
-__all__ = ['check_inputs', 'output_dense_layer', 'tap_model', 'ErrorAnalysis', 'softmax', 'analyze', 'plot_confusion',
-           'most_confused', 'errors_by_confidence', 'least_confident_correct', 'show_gallery', 'error_table',
-           'compare_errors']
+__all__ = ['check_inputs', 'ensure_graph', 'output_dense_layer', 'ends_in_softmax', 'tap_model', 'ErrorAnalysis', 'softmax',
+           'analyze', 'plot_confusion', 'most_confused', 'errors_by_confidence', 'least_confident_correct',
+           'show_gallery', 'error_table', 'compare_errors']
 
 # %% ../nbs/04_errors.ipynb #2ae88903
 def check_inputs(images,  # (N, 28, 28) uint8 or (N, 28, 28, 1) float images in [0, 1]
@@ -41,7 +43,7 @@ def check_inputs(images,  # (N, 28, 28) uint8 or (N, 28, 28, 1) float images in 
     return to_model_input(images), labels.astype(np.int64)
 
 # %% ../nbs/04_errors.ipynb #4c1f783c
-def _ensure_graph(model):
+def ensure_graph(model):
     "Call a model once if it has no symbolic inputs yet (a `Sequential` built without an `Input`)."
     try:
         if model.inputs: return model
@@ -55,7 +57,7 @@ def output_dense_layer(model) -> keras.layers.Dense:
     if not dense: raise ValueError(f"model {model.name!r} has no Dense layer, so it has no penultimate features")
     return dense[-1]
 
-def _ends_in_softmax(model, dense) -> bool:
+def ends_in_softmax(model, dense) -> bool:
     "True if the model's output is `softmax(dense's pre-activation)`, so logits can be rebuilt from the features."
     return model.layers[-1] is dense and getattr(dense.activation, '__name__', '') == 'softmax'
 
@@ -64,7 +66,7 @@ def tap_model(model,         # a Sequential or functional Keras model
               features=True, # also return the input of the last Dense layer (the penultimate features)
              ) -> keras.Model:
     "A model sharing `model`'s weights that returns `[outputs of layers..., features, model output]` in one pass."
-    _ensure_graph(model)
+    ensure_graph(model)
     if isinstance(model, keras.Sequential):
         # a loaded Sequential can hold two symbolic graphs; wiring a fresh one guarantees one pass (and working gradients)
         inp = keras.Input(shape=tuple(model.inputs[0].shape[1:]))
@@ -133,7 +135,7 @@ def analyze(model,            # a Keras model: (N, 28, 28, 1) float32 in [0, 1] 
            ) -> ErrorAnalysis:
     "Run `model` once over `images` and return every number the error analysis needs."
     x, y = check_inputs(images, labels)
-    _ensure_graph(model)
+    ensure_graph(model)
     try: dense = output_dense_layer(model)
     except ValueError: dense = None
     net = tap_model(model) if dense is not None else model
@@ -146,7 +148,7 @@ def analyze(model,            # a Keras model: (N, 28, 28, 1) float32 in [0, 1] 
     if probs.shape != (len(x), NUM_CLASSES) or not np.allclose(probs.sum(1), 1, atol=1e-3):
         raise ValueError(f"the model must output 10 probabilities per image (a softmax), got shape {probs.shape}"
                          " whose rows do not all sum to 1")
-    if dense is not None and _ends_in_softmax(model, dense):
+    if dense is not None and ends_in_softmax(model, dense):
         logits = features @ keras.ops.convert_to_numpy(dense.kernel) + keras.ops.convert_to_numpy(dense.bias)
     else:
         logits = np.log(np.clip(probs, 1e-30, None))

@@ -21,14 +21,16 @@ from scipy.special import log_softmax
 from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
 
-from .data import NUM_CLASSES, to_model_input
-from .errors import (ErrorAnalysis, analyze, tap_model, output_dense_layer, _ends_in_softmax, _ensure_graph,
+from .mnist import NUM_CLASSES
+
+from .data import to_model_input
+from .errors import (ErrorAnalysis, analyze, tap_model, output_dense_layer, ends_in_softmax, ensure_graph,
                                  plot_confusion, most_confused, errors_by_confidence, least_confident_correct,
                                  show_gallery)
 
 # %% auto #0
 __all__ = ['last_conv_layer', 'first_conv_layer', 'feature_grid', 'cam_to_image', 'saliency_maps', 'grad_cam',
-           'plot_explanations', 'plot_conv_filters', 'plot_feature_maps', 'reliability_bins',
+           'plot_explanations', 'plot_conv_filters', 'feature_maps', 'plot_feature_maps', 'reliability_bins',
            'expected_calibration_error', 'nll', 'fit_temperature', 'plot_reliability', 'embed_features',
            'plot_embedding', 'nearest_in_feature_space', 'error_report']
 
@@ -38,7 +40,7 @@ _NOT_FEATURES = (keras.layers.MaxPooling2D, keras.layers.AveragePooling2D, keras
 
 def last_conv_layer(model) -> keras.layers.Layer:
     "The last layer with a 4-D (image-shaped) output before the model flattens or pools globally."
-    _ensure_graph(model)
+    ensure_graph(model)
     found = None
     for layer in model.layers:
         if isinstance(layer, (keras.layers.Flatten, keras.layers.GlobalAveragePooling2D, keras.layers.GlobalMaxPooling2D)): break
@@ -66,7 +68,7 @@ def _maps_and_scores(model, x, layer=None, watch_input=False):
     with tf.GradientTape() as tape:
         if watch_input: tape.watch(x)
         *maps, feats, probs = sub(x, training=False)
-        if _ends_in_softmax(model, dense): scores = tf.matmul(feats, dense.kernel) + dense.bias
+        if ends_in_softmax(model, dense): scores = tf.matmul(feats, dense.kernel) + dense.bias
         else: scores = tf.math.log(tf.maximum(probs, 1e-30))
     return tape, x, (maps[0] if maps else None), scores
 
@@ -184,14 +186,19 @@ def plot_conv_filters(model,    # a Keras model with a Conv2D layer
     fig.suptitle(f"The {n} filters of {layer.name} ({k.shape[0]}x{k.shape[1]} weights each)")
     return fig
 
+def feature_maps(model, image) -> np.ndarray:
+    "The outputs of the first convolution for one image (a (28, 28) uint8 image, or a batch whose first is used): (h, w, filters)."
+    x = to_model_input(image)[:1]
+    return np.asarray(tap_model(model, [first_conv_layer(model)], features=False)(x, training=False)[0])[0]
+
 def plot_feature_maps(model,    # a Keras model with a Conv2D layer
                       image,    # one (28, 28) uint8 image, or a batch whose first image is used
                       ncols=8,  # maps per row
                      ):
-    "The outputs of the first convolution for one image; returns the figure and the maps."
+    "The outputs of the first convolution for one image, next to the image; returns the figure."
     layer = first_conv_layer(model)
     x = to_model_input(image)[:1]
-    maps = np.asarray(tap_model(model, [layer], features=False)(x, training=False)[0])[0]
+    maps = feature_maps(model, image)
     n = maps.shape[-1]; nrows = -(-n // ncols)
     fig, axs = plt.subplots(nrows, ncols + 1, figsize=((ncols + 1) * 1.0 + 1, nrows * 1.05 + 0.6), squeeze=False)
     for ax in axs.flat: ax.set(xticks=[], yticks=[])
@@ -204,7 +211,7 @@ def plot_feature_maps(model,    # a Keras model with a Conv2D layer
         ax.set_xlabel(f"map {f}", fontsize=7)
     fig.colorbar(im, ax=axs.ravel().tolist(), label='activation')
     fig.suptitle(f"{layer.name}: {n} feature maps of one digit ({maps.shape[0]}x{maps.shape[1]} each)")
-    return fig, maps
+    return fig
 
 # %% ../nbs/05_explain.ipynb #aeb423bf
 def reliability_bins(probs,       # (N, 10) predicted probabilities
@@ -344,7 +351,7 @@ def error_report(model,                # a Keras model
     some = np.r_[np.flatnonzero(res.correct)[:4], worst[:4]]
     figs['explanations'] = plot_explanations(model, res, some)
     figs['filters'] = plot_conv_filters(model)
-    figs['feature_maps'] = plot_feature_maps(model, res.x[:1])[0]
+    figs['feature_maps'] = plot_feature_maps(model, res.x[:1])
     shown = [res]
     if valid_images is not None:
         valid = analyze(model, valid_images, valid_labels)

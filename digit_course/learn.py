@@ -9,7 +9,7 @@ import tensorflow as tf
 import keras
 from keras import layers
 
-from .data import IMG_SIZE, NUM_CLASSES
+from .mnist import IMG_SIZE, NUM_CLASSES
 
 # %% auto #0
 __all__ = ['nearest_mean_predict', 'train_by_hand', 'mlp', 'shift_digits']

@@ -10,7 +10,7 @@ from pathlib import Path
 import keras
 from keras import layers
 
-from .data import IMG_SIZE, NUM_CLASSES
+from .mnist import IMG_SIZE, NUM_CLASSES
 
 # %% auto #0
 __all__ = ['MODELS_DIR', 'PRETRAINED_WEIGHTS', 'PRETRAINED_REPORT', 'MODEL_CARD_PATH', 'layer_table', 'baseline_cnn', 'digit_cnn',

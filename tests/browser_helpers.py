@@ -1,12 +1,12 @@
 "Shared by the browser tests: Chromium, free ports, mouse strokes like a hand, and the digits they draw."
-import math, os, re, socket
+import math, os, re
 from pathlib import Path
 
 import pytest
 
-from digit_course.deploy import CHROMIUM_ARGS as CHROMIUM_ARGS  # the same flags as the lesson's browser check
+from digit_course.deploy import CHROMIUM_ARGS as CHROMIUM_ARGS
 
-__all__ = ['CHROMIUM', 'CHROMIUM_ARGS', 'ONE', 'FOUR_L', 'SMALL_SEVEN', 'ZERO', 'missing', 'free_port', 'drag', 'draw_digits']
+__all__ = ['CHROMIUM', 'CHROMIUM_ARGS', 'ONE', 'FOUR_L', 'SMALL_SEVEN', 'ZERO', 'missing', 'drag', 'draw_digits']
 
 CHROMIUM = Path('/usr/bin/chromium')
 
@@ -21,12 +21,6 @@ def missing(reason):
     "Skip, unless DIGIT_COURSE_REQUIRE_BROWSER=1 (set by .ci/run), where a missing browser part is a failure."
     if os.environ.get('DIGIT_COURSE_REQUIRE_BROWSER') == '1': pytest.fail(f'{reason} (DIGIT_COURSE_REQUIRE_BROWSER=1)')
     pytest.skip(reason, allow_module_level=True)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 def drag(page, box, points, steps=6):

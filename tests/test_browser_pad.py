@@ -12,7 +12,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / 'tests' / 'artifacts'
 
-from browser_helpers import CHROMIUM, CHROMIUM_ARGS, draw_digits, free_port, missing
+from browser_helpers import CHROMIUM, CHROMIUM_ARGS, draw_digits, missing
 
 try: from playwright import sync_api
 except ImportError: missing('the playwright package is not installed')
@@ -21,7 +21,7 @@ if not CHROMIUM.exists(): missing(f'{CHROMIUM} is missing (apt-get install chrom
 
 NOTEBOOK_CELL = f"""import sys
 sys.path.insert(0, {str(REPO)!r})
-from digit_course.draw import DigitPad
+from digit_course.pad import DigitPad
 pad = DigitPad()
 pad"""
 
@@ -75,9 +75,9 @@ def _darkest(canvas):
     return img.crop((3, 3, img.width - 3, img.height - 3)).getextrema()[0]
 
 
-def test_draw_digits_in_jupyterlab(tmp_path):
+def test_draw_digits_in_jupyterlab(tmp_path, port):
     expect = sync_api.expect
-    port, token = free_port(), secrets.token_hex(16)
+    token = secrets.token_hex(16)
     _write_notebook(tmp_path / 'pad.ipynb')
     _quiet_settings(tmp_path / '.settings')
     ARTIFACTS.mkdir(parents=True, exist_ok=True)

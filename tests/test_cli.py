@@ -50,7 +50,7 @@ def test_data_summarises_verified_mnist():
 @pytest.mark.parametrize('args, words', [
     (['train', '--epochs', '0'], ['--epochs', 'at least 1']),
     (['train', '--batch-size', 'many'], ['--batch-size', 'whole number']),
-    (['train', '--lr', '-1'], ['--lr', 'positive']),
+    (['train', '--lr', '-1'], ['--lr', 'must be above 0']),
     (['train', '--model', 'resnet'], ['--model', 'invalid choice']),
     (['train', '--model', 'seed'], ['--model', "choose from 'digit', 'baseline'"]),
     (['bench', 'predict', '--n', '-5'], ['--n']),
@@ -89,7 +89,7 @@ def test_predict_unreadable_file(tmp_path):
 
 def test_predict_real_digits(tmp_path):
     from PIL import Image
-    from digit_course.data import load_mnist
+    from digit_course.mnist import load_mnist
     m = load_mnist(verbose=False)
     paths = []
     for i in range(5):  # MNIST test digits drawn dark-on-light, 4x larger, the way a scan looks
@@ -116,9 +116,9 @@ def test_train_one_epoch_prints_no_tensorflow_log(tmp_path):
     r = run('train', '--epochs', '1', '--out', str(tmp_path / 'run'), timeout=900)
     assert r.returncode == 0, r.stderr
     assert not TF_LOG.search(r.stdout + r.stderr), (r.stdout + r.stderr)[-3000:]
-    assert 'test accuracy' in r.stdout and (tmp_path / 'run' / 'model.keras').exists()
+    assert 'validation accuracy' in r.stdout and 'the test set was not used' in r.stdout and (tmp_path / 'run' / 'model.keras').exists()
     report = json.loads((tmp_path / 'run' / 'report.json').read_text())
-    assert report['settings']['epochs'] == 1 and report['test_acc'] > 0.97
+    assert report['settings']['epochs'] == 1 and report['valid_acc'] > 0.97 and 'test_acc' not in report
     assert report['data_source'] in ('path', 'cache', 'keras-cache', 'keras-download', 'pypi-wheel')  # no machine path
 
 
@@ -129,13 +129,13 @@ def test_train_on_two_devices(tmp_path):
     assert 'on 2 devices' in r.stdout and 'INFO:tensorflow' not in r.stdout + r.stderr, r.stdout + r.stderr
     assert not TF_LOG.search(r.stderr), r.stderr[-2000:]
     report = json.loads((tmp_path / 'd2' / 'report.json').read_text())
-    assert report['settings']['devices'] == 2 and report['settings']['batch_size'] == 128 and report['test_acc'] > 0.8
+    assert report['settings']['devices'] == 2 and report['settings']['batch_size'] == 128 and report['valid_acc'] > 0.8
 
 
 def test_predict_imports_no_widget_library(tmp_path):
     "`digit-course predict` runs in a terminal: it must not pull in ipywidgets or ipycanvas (nor need them installed)."
     from PIL import Image
-    from digit_course.data import load_mnist
+    from digit_course.mnist import load_mnist
     Image.fromarray(255 - load_mnist(verbose=False).x_test[0]).save(tmp_path / 'seven.png')
     probe = ("import sys; from digit_course.cli import main; code = main(['predict', sys.argv[1]]); "
              "print(sorted(m for m in ('ipywidgets', 'ipycanvas') if m in sys.modules)); sys.exit(code)")
@@ -150,7 +150,7 @@ def test_evaluate_robustness_json():
     r = run('evaluate', '--robustness', '--json', '--n', '20')
     assert r.returncode == 0, r.stderr
     res = json.loads(r.stdout)
-    from digit_course.preprocess import ROBUSTNESS_CONDITIONS
+    from digit_course.handwriting import ROBUSTNESS_CONDITIONS
     assert list(res) == ROBUSTNESS_CONDITIONS
     assert all(set(v) == {'accuracy', 'n'} and v['n'] == 20 and 0 <= v['accuracy'] <= 1 for v in res.values())
     assert res['clean']['accuracy'] >= 0.95
@@ -168,7 +168,8 @@ def _without(tmp_path, *modules):
 def test_export_writes_each_format(tmp_path):
     "`digit-course export` writes SavedModel, ONNX and int8 LiteRT, each loadable, with no log lines on the screen."
     import numpy as np
-    from digit_course.deploy import LiteRTModel, OnnxModel
+    from digit_course.deploy import LiteRTModel
+    from digit_course.predict import OnnxModel
     for fmt, extra, path in [('savedmodel', [], 'digit_cnn_savedmodel/saved_model.pb'), ('onnx', [], 'digit_cnn.onnx'),
                              ('litert', ['--quantize', 'int8'], 'digit_cnn_int8.tflite')]:
         r = run('export', '--format', fmt, '--out', str(tmp_path), *extra)
@@ -186,11 +187,9 @@ def test_export_names_the_missing_extra(tmp_path):
     assert_one_line_error(r, 'tf2onnx', 'pip install "digit_course[deploy]"')
 
 
-def test_app_serves_the_page_without_tensorflow(tmp_path):
+def test_app_serves_the_page_without_tensorflow(tmp_path, port):
     "`digit-course app --no-browser --port N` serves page, scripts and model on a machine without TensorFlow."
-    import signal, socket, time, urllib.request
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0)); port = s.getsockname()[1]
+    import signal, time, urllib.request
     env = {k: v for k, v in os.environ.items() if k != 'DIGIT_COURSE_DEBUG'}
     env.update(_without(tmp_path, 'tensorflow', 'keras'))
     proc = subprocess.Popen([EXE, 'app', '--no-browser', '--port', str(port)], stdout=subprocess.PIPE,

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from browser_helpers import CHROMIUM, CHROMIUM_ARGS, draw_digits, free_port, missing
+from browser_helpers import CHROMIUM, CHROMIUM_ARGS, draw_digits, missing
 from digit_course.deploy import ORT_FILES, ORT_VERSION, WEB_DIR, browser_predictions, find_ort
 
 REPO = Path(__file__).resolve().parents[1]
@@ -25,9 +25,9 @@ if ORT is None: missing(f'no local onnxruntime-web {ORT_VERSION} (npm install --
 
 
 @pytest.fixture(scope='module')
-def app_url(tmp_path_factory):
+def app_url(tmp_path_factory, module_port):
     "`digit-course app --no-browser --port N` in a subprocess, as a user starts it; its URL."
-    port = free_port()
+    port = module_port
     log = tmp_path_factory.mktemp('app') / 'app.log'
     with open(log, 'w') as f:
         proc = subprocess.Popen([shutil.which('digit-course') or 'digit-course', 'app', '--no-browser', '--port', str(port)],
@@ -79,8 +79,9 @@ def test_draw_digits_on_the_web_pad(app_url):
 
 
 def test_page_matches_python(app_url):
-    from digit_course.data import load_mnist
-    from digit_course.preprocess import Predictor, preprocess_digit, redraw_like_people
+    from digit_course.mnist import load_mnist
+    from digit_course.predict import Predictor
+    from digit_course.preprocess import preprocess_digit, redraw_like_people
     m = load_mnist(verbose=False)
     n = 500
     canvases = redraw_like_people(m.x_test[:n], seed=1)
