@@ -4,14 +4,14 @@
 
 # %% ../nbs/11_core.ipynb #b0cd2fcf
 from __future__ import annotations
-import atexit, importlib, logging, os, re, socket, sys, threading, time
+import atexit, importlib, importlib.resources, logging, os, re, socket, sys, threading, time
 from pathlib import Path
 
 import numpy as np
 
 # %% auto #0
-__all__ = ['TF_LOG_LINE', 'DEPLOY_EXTRA', 'in_test', 'small_if_test', 'quiet_tensorflow', 'display_path', 'free_port', 'need',
-           'latency_ms']
+__all__ = ['TF_LOG_LINE', 'PACKAGE_DIR', 'DEPLOY_EXTRA', 'in_test', 'small_if_test', 'quiet_tensorflow', 'display_path',
+           'free_port', 'need', 'latency_ms']
 
 # %% ../nbs/11_core.ipynb #aa07b4e2
 def in_test() -> bool:
@@ -75,6 +75,8 @@ def display_path(path) -> str:
     return '~' + p[len(home):] if p == home or p.startswith(home.rstrip(os.sep) + os.sep) else p
 
 # %% ../nbs/11_core.ipynb #22683e59
+PACKAGE_DIR = Path(str(importlib.resources.files('digit_course')))  # the package's folder, in a clone and in an installed wheel alike
+
 def free_port(host='127.0.0.1') -> int:
     "A TCP port that is free on `host` now, for a server started next."
     with socket.socket() as s:
@@ -85,11 +87,11 @@ def free_port(host='127.0.0.1') -> int:
 DEPLOY_EXTRA = 'pip install "digit_course[deploy]"'
 _PIP_NAMES = {'tf2onnx': 'tf2onnx', 'onnxruntime': 'onnxruntime', 'ai_edge_litert': 'ai-edge-litert'}
 
-def need(module: str, what: str):
-    "Import `module`, or stop with one line saying that `what` needs it and how to install it."
+def need(module: str, what: str, install: str = DEPLOY_EXTRA):
+    "Import `module`, or stop with one line saying that `what` needs it and how to `install` it (default: the deploy extra)."
     try: return importlib.import_module(module)
     except ImportError:
-        raise ImportError(f"{what} needs {_PIP_NAMES.get(module.split('.')[0], module)}, which is not installed: {DEPLOY_EXTRA}") from None
+        raise ImportError(f"{what} needs {_PIP_NAMES.get(module.split('.')[0], module)}, which is not installed: {install}") from None
 
 # %% ../nbs/11_core.ipynb #d518d635
 def latency_ms(fn,         # the call to time: fn(item)

@@ -4,22 +4,22 @@
 
 # %% ../nbs/08_deploy.ipynb #edca30cf
 from __future__ import annotations
-import contextlib, functools, http.server, importlib, importlib.resources, importlib.util, json, logging, os, shutil, sys
+import contextlib, functools, http.server, json, logging, os, shutil, sys
 import tempfile, threading, time, warnings
 from pathlib import Path
 
 import numpy as np
 
-from .core import latency_ms, need
+from .core import PACKAGE_DIR, latency_ms, need
 from .mnist import IMG_SIZE, load_mnist, mnist_cache_dir
 from .data import to_model_input, validation_split
 from .preprocess import preprocess_digit
 from .predict import SHIPPED_ONNX, OnnxModel, OnnxPredictor, Predictor
 
 # %% auto #0
-__all__ = ['FORMATS', 'QUANTIZATIONS', 'PACKAGE_DIR', 'WEB_DIR', 'WEB_FILES', 'ORT_VERSION', 'ORT_FILES', 'CHROMIUM_ARGS',
-           'export_model', 'file_size', 'LiteRTModel', 'SavedModelRunner', 'compare_formats', 'find_ort',
-           'write_web_pad', 'WebPadServer', 'browser_predictions']
+__all__ = ['FORMATS', 'QUANTIZATIONS', 'WEB_DIR', 'WEB_FILES', 'ORT_VERSION', 'ORT_FILES', 'CHROMIUM_ARGS', 'export_model',
+           'file_size', 'LiteRTModel', 'SavedModelRunner', 'compare_formats', 'find_ort', 'write_web_pad',
+           'WebPadServer', 'browser_predictions']
 
 # %% ../nbs/08_deploy.ipynb #bc417752
 FORMATS = ('savedmodel', 'onnx', 'litert')
@@ -100,9 +100,6 @@ class SavedModelRunner:
         self.serve = self.loaded.serve
     def __call__(self, x) -> np.ndarray:
         return self.serve(np.asarray(x, np.float32).reshape(-1, IMG_SIZE, IMG_SIZE, 1)).numpy()
-
-# %% ../nbs/08_deploy.ipynb #0ea2a363
-PACKAGE_DIR = Path(str(importlib.resources.files('digit_course')))  # in a clone and in an installed wheel alike
 
 # %% ../nbs/08_deploy.ipynb #34aca61b
 def compare_formats(out,              # directory for the exported files
@@ -238,7 +235,7 @@ def browser_predictions(url,          # the web pad's address (a `WebPadServer`'
     "Put each canvas on the page's pad in headless Chromium and predict there: the page's 28x28 images, probabilities and ms."
     import base64
     def run():
-        from playwright.sync_api import sync_playwright
+        sync_playwright = need('playwright.sync_api', 'checking the web pad in a browser', 'pip install playwright').sync_playwright
         res = []
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)

@@ -4,12 +4,13 @@
 
 # %% ../nbs/02_model.ipynb #6b339727
 from __future__ import annotations
-import importlib.resources, json, zipfile
+import json, zipfile
 from pathlib import Path
 
 import keras
 from keras import layers
 
+from .core import PACKAGE_DIR
 from .mnist import IMG_SIZE, NUM_CLASSES
 
 # %% auto #0
@@ -102,7 +103,7 @@ def load_digit_model(path) -> keras.Model:
     return check_digit_model(model)
 
 # %% ../nbs/02_model.ipynb #73c7054b
-MODELS_DIR = Path(str(importlib.resources.files('digit_course'))) / 'models'  # in a clone and in an installed wheel alike
+MODELS_DIR = PACKAGE_DIR / 'models'  # in a clone and in an installed wheel alike
 PRETRAINED_WEIGHTS = MODELS_DIR / 'digit_cnn.weights.h5'  # the trained weights, without the training's optimizer state
 PRETRAINED_REPORT = MODELS_DIR / 'digit_cnn.json'         # how it was trained (`model_kwargs`: its architecture) and scored
 MODEL_CARD_PATH = MODELS_DIR / 'digit_cnn.md'

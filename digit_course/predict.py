@@ -4,13 +4,12 @@
 
 # %% ../nbs/06a_predict.ipynb #f9c8e27a
 from __future__ import annotations
-import importlib.resources
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .core import latency_ms, need
+from .core import PACKAGE_DIR, latency_ms, need
 from .mnist import IMG_SIZE, NUM_CLASSES
 from .preprocess import preprocess_digit, redraw_like_people
 
@@ -95,7 +94,7 @@ def predict_files(paths,       # image files (any format PIL reads)
 
 # %% ../nbs/06a_predict.ipynb #863cefef
 # The ONNX predictor: lesson 08 exports the model to ONNX and shows this in use
-SHIPPED_ONNX = Path(str(importlib.resources.files('digit_course'))) / 'models' / 'digit_cnn.onnx'  # exported in lesson 08
+SHIPPED_ONNX = PACKAGE_DIR / 'models' / 'digit_cnn.onnx'  # exported in lesson 08
 
 class OnnxModel:
     "An ONNX digit model run by onnxruntime on the CPU: (N, 28, 28, 1) float32 images -> (N, 10) probabilities."
