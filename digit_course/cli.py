@@ -92,7 +92,7 @@ def build_parser(train_options=True,  # the options of `train` (they import Tens
     e.add_argument('model', nargs='?', help='a .keras file (default: the pretrained model shipped with the package)')
     e.add_argument('--json', action='store_true', help='print the result as JSON')
     e.add_argument('--robustness', action='store_true',
-                   help='instead, accuracy on real-looking inputs made from test digits (phone photos, low-resolution '
+                   help='instead, accuracy on real-looking inputs made from validation or test digits (phone photos, low-resolution '
                         'scans, pens, rotation, slant, blur), through the same pipeline as predict')
     e.add_argument('--n', type=_positive_int, default=1000, help='digits per condition with --robustness (default 1000)')
     e.add_argument('--split', choices=['valid', 'test'], default='valid',
@@ -254,7 +254,7 @@ def main(argv=None) -> int:
     except KeyboardInterrupt: print('digit-course: interrupted', file=sys.stderr); return 130
     except Exception as e:
         if os.environ.get('DIGIT_COURSE_DEBUG'): raise
-        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        msg = (str(e).strip() or type(e).__name__).replace('\n', '\n  ')   # every line: the reasons and the fix often follow the first
         print(f"digit-course {args.command}: error: {msg}", file=sys.stderr)
         return 1
     return 0

@@ -30,7 +30,7 @@ from .errors import (ErrorAnalysis, analyze, tap_model, output_dense_layer, ends
 
 # %% auto #0
 __all__ = ['last_conv_layer', 'first_conv_layer', 'feature_grid', 'cam_to_image', 'saliency_maps', 'grad_cam',
-           'plot_explanations', 'plot_conv_filters', 'feature_maps', 'plot_feature_maps', 'reliability_bins',
+           'plot_explanations', 'feature_maps', 'plot_conv_filters', 'plot_feature_maps', 'reliability_bins',
            'expected_calibration_error', 'nll', 'fit_temperature', 'plot_reliability', 'embed_features',
            'plot_embedding', 'nearest_in_feature_space', 'error_report']
 
@@ -38,19 +38,21 @@ __all__ = ['last_conv_layer', 'first_conv_layer', 'feature_grid', 'cam_to_image'
 _NOT_FEATURES = (keras.layers.MaxPooling2D, keras.layers.AveragePooling2D, keras.layers.Dropout,
                  keras.layers.SpatialDropout2D)
 
-def last_conv_layer(model) -> keras.layers.Layer:
-    "The last layer with a 4-D (image-shaped) output before the model flattens or pools globally."
+def last_conv_layer(model,      # a Keras model
+                    min_size=7, # skip layers whose maps are smaller than this on a side (1: the very last)
+                   ) -> keras.layers.Layer:
+    "The last layer with an image-shaped output of at least `min_size` x `min_size` before the model flattens or pools globally."
     ensure_graph(model)
     found = None
     for layer in model.layers:
         if isinstance(layer, (keras.layers.Flatten, keras.layers.GlobalAveragePooling2D, keras.layers.GlobalMaxPooling2D)): break
         try: shape = layer.output.shape
         except (AttributeError, ValueError): continue
-        if len(shape) != 4: continue
+        if len(shape) != 4 or min(shape[1:3]) < min_size: continue
         if isinstance(layer, _NOT_FEATURES) and found is not None: continue
         if isinstance(layer, keras.layers.InputLayer): continue
         found = layer
-    if found is None: raise ValueError(f"model {model.name!r} has no layer with a 4-D output, so no Grad-CAM")
+    if found is None: raise ValueError(f"model {model.name!r} has no layer with an image-shaped output of at least {min_size}x{min_size}, so no Grad-CAM")
     return found
 
 def first_conv_layer(model) -> keras.layers.Layer:
@@ -169,6 +171,12 @@ def plot_explanations(model,           # a Keras model
     return fig
 
 # %% ../nbs/05_explain.ipynb #9b29b4bd
+def feature_maps(model, image) -> np.ndarray:
+    "The outputs of the first convolution for one image (a (28, 28) uint8 image, or a batch whose first is used): (h, w, filters)."
+    x = to_model_input(image)[:1]
+    return np.asarray(tap_model(model, [first_conv_layer(model)], features=False)(x, training=False)[0])[0]
+
+# %% ../nbs/05_explain.ipynb #526f419c
 def plot_conv_filters(model,    # a Keras model with a Conv2D layer
                       ncols=8,  # filters per row
                      ):
@@ -185,11 +193,6 @@ def plot_conv_filters(model,    # a Keras model with a Conv2D layer
     fig.colorbar(im, ax=axs.ravel().tolist(), label='weight')
     fig.suptitle(f"The {n} filters of {layer.name} ({k.shape[0]}x{k.shape[1]} weights each)")
     return fig
-
-def feature_maps(model, image) -> np.ndarray:
-    "The outputs of the first convolution for one image (a (28, 28) uint8 image, or a batch whose first is used): (h, w, filters)."
-    x = to_model_input(image)[:1]
-    return np.asarray(tap_model(model, [first_conv_layer(model)], features=False)(x, training=False)[0])[0]
 
 def plot_feature_maps(model,    # a Keras model with a Conv2D layer
                       image,    # one (28, 28) uint8 image, or a batch whose first image is used
@@ -331,7 +334,7 @@ def nearest_in_feature_space(res: ErrorAnalysis,  # the analysis, with features
 
 # %% ../nbs/05_explain.ipynb #1f2e4139
 def error_report(model,                # a Keras model
-                 images, labels,       # the images to analyse, usually the test set
+                 images, labels,       # the images to analyse (the course: validation digits)
                  valid_images=None,    # validation images to fit the temperature on (skipped if None)
                  valid_labels=None,    # their labels
                  out_dir=None,         # if given, save every figure there as a PNG

@@ -19,7 +19,8 @@ from .model import set_seed, baseline_cnn, digit_cnn
 
 # %% auto #0
 __all__ = ['MODEL_BUILDERS', 'PRESETS', 'lr_schedule', 'augmentation', 'ema_weights', 'BestCheckpoint', 'TrainConfig',
-           'epoch_batches', 'TrainResult', 'training_data', 'train', 'plot_history', 'evaluate']
+           'epoch_batches', 'TrainResult', 'training_data', 'train', 'plot_history', 'evaluate', 'early_stop',
+           'compare_settings', 'settings_summary', 'plot_settings']
 
 # %% ../nbs/03_train.ipynb #d76df12b
 def lr_schedule(peak_lr, total_steps, warmup=0.1):
@@ -70,7 +71,8 @@ class BestCheckpoint(keras.callbacks.Callback):
         va = history[self.monitor]
         self.best, self.best_epoch = max(va), int(np.argmax(va))
 
-# %% ../nbs/03_train.ipynb #ee207a15
+# %% ../nbs/03_train.ipynb #0faace22
+# Plumbing: a TrainConfig field carries its default, its help line and a check of its values
 def _knob(default, help, check=None, cli=True, **more):
     "A field of `TrainConfig`: its default, one line of help (the command line's too), and a check of its values."
     return field(default_factory=lambda: copy.copy(default), metadata=dict(help=help, check=check, cli=cli, **more))
@@ -82,6 +84,17 @@ def _within(lo, hi, lo_open=False, hi_open=False):
         return None if ok else f"must be {'above' if lo_open else 'at least'} {lo:g} and {'below' if hi_open else 'at most'} {hi:g}"
     return check
 
+def _check_settings(self):
+    "Each setting of the right type and in range, or a ValueError that names it."
+    for f in fields(self):
+        v, kind = getattr(self, f.name), f.type.split('|')[0].strip()
+        if f.name == 'model_kwargs' or (v is None and 'None' in f.type): continue
+        if not isinstance(v, {'bool': bool, 'int': int, 'float': (int, float), 'str': str}[kind]) or (kind != 'bool' and isinstance(v, bool)):
+            raise ValueError(f"{f.name} must be {kind}, got {v!r}")
+        if v not in f.metadata.get('choices', (v,)): raise ValueError(f"{f.name} must be one of {', '.join(f.metadata['choices'])}, got {v!r}")
+        if f.metadata['check'] and (why := f.metadata['check'](v)): raise ValueError(f"{f.name} {why}, got {v:g}")
+
+# %% ../nbs/03_train.ipynb #ee207a15
 @dataclass(frozen=True)
 class TrainConfig:
     "Every setting of a training run, in one place: the presets, `train`, `run_training`, the command line and backups read it."
@@ -101,14 +114,7 @@ class TrainConfig:
     seed: int = _knob(0, 'random seed: the same seed gives the same model on the same machine', _within(0, 2**32 - 1))
     devices: int = _knob(1, 'train on this many devices with tf.distribute: GPUs, or parts of the CPU (lesson 09)', _within(1, 64))
 
-    def __post_init__(self):
-        for f in fields(self):
-            v, kind = getattr(self, f.name), f.type.split('|')[0].strip()
-            if f.name == 'model_kwargs' or (v is None and 'None' in f.type): continue
-            if not isinstance(v, {'bool': bool, 'int': int, 'float': (int, float), 'str': str}[kind]) or (kind != 'bool' and isinstance(v, bool)):
-                raise ValueError(f"{f.name} must be {kind}, got {v!r}")
-            if v not in f.metadata.get('choices', (v,)): raise ValueError(f"{f.name} must be one of {', '.join(f.metadata['choices'])}, got {v!r}")
-            if f.metadata['check'] and (why := f.metadata['check'](v)): raise ValueError(f"{f.name} {why}, got {v:g}")
+    def __post_init__(self): _check_settings(self)   # a wrong type or value: a ValueError naming the setting
 
     def replace(self, **changes) -> TrainConfig:
         "A copy with some settings changed (None: unchanged); another network starts from its builder's defaults."
@@ -214,6 +220,8 @@ def train(model: keras.Model,  # a model in the course's convention, freshly bui
         model.optimizer.build(model.trainable_variables)  # so that a saved model loads without optimizer warnings
     return TrainResult(model, {k: [float(v) for v in vs] for k, vs in history.items()}, best.best_epoch + 1, float(best.best), seconds, config)
 
+# %% ../nbs/03_train.ipynb #08cc2b4f
+# Plumbing for lesson 09: a model's copy made inside a tf.distribute strategy's scope
 def _copy_model(model):
     "The same model with the same weights, its variables made anew (inside a strategy's scope)."
     copy = keras.models.clone_model(model)
@@ -242,3 +250,55 @@ def evaluate(model, images, labels, batch_size=1000) -> dict:
     pred = np.argmax(model.predict(to_model_input(images), batch_size=batch_size, verbose=0), 1)
     per_class = {d: float((pred[labels == d] == d).mean()) for d in range(10) if (labels == d).any()}
     return dict(accuracy=float((pred == labels).mean()), per_class=per_class, n=len(labels))
+
+# %% ../nbs/03_train.ipynb #4010b964
+def early_stop(history: dict, patience=3) -> tuple[int, int]:
+    "Where early stopping on validation loss ends a run with this `history`: (epochs run, epoch whose weights it keeps), from 1."
+    losses, best, wait = history['val_loss'], 0, 0
+    for epoch in range(1, len(losses)):
+        if losses[epoch] < losses[best]: best, wait = epoch, 0
+        else: wait += 1
+        if wait >= patience: return epoch + 1, best + 1
+    return len(losses), best + 1
+
+# %% ../nbs/03_train.ipynb #cc69d1d1
+def compare_settings(data: MNIST, base: TrainConfig, settings: dict, seeds=(0, 1, 2)) -> 'pd.DataFrame':
+    "Train the network of `base` once per setting (a dict of changes to `base`) and seed; one row per run, with its history."
+    import pandas as pd
+    rows, total = [], len(settings) * len(seeds)
+    for name, changes in settings.items():
+        config = base.replace(**changes)
+        for seed in seeds:
+            set_seed(seed)
+            run = train(MODEL_BUILDERS[config.model](**config.model_kwargs), data, config.replace(seed=seed), verbose=0)
+            h = run.history
+            rows.append(dict(setting=name, seed=seed, epochs=len(h['loss']), val_acc=h['val_accuracy'][-1],
+                             val_loss=h['val_loss'][-1], train_loss=h['loss'][-1], seconds=run.seconds, history=h))
+            print(f"[{len(rows)}/{total}] {name}, seed {seed}: validation accuracy {h['val_accuracy'][-1]:.2%} "
+                  f"after {len(h['loss'])} epochs ({run.seconds:.0f} s)", flush=True)
+    return pd.DataFrame(rows)
+
+# %% ../nbs/03_train.ipynb #a4c0462e
+def settings_summary(study, baseline='plain') -> 'pd.DataFrame':
+    "Validation accuracy per setting over its seeds (mean, lowest, highest), its change from `baseline`, and whether the ranges are apart."
+    import pandas as pd
+    g = study.groupby('setting', sort=False)
+    s = pd.DataFrame({'mean': g.val_acc.mean(), 'lowest': g.val_acc.min(), 'highest': g.val_acc.max(), 'epochs': g.epochs.mean()})
+    b = s.loc[baseline]
+    s['change'] = s['mean'] - b['mean']
+    s['apart'] = (s.lowest > b.highest) | (s.highest < b.lowest)   # every seed above (or below) every baseline seed
+    return s
+
+# %% ../nbs/03_train.ipynb #2b692157
+def plot_settings(study, baseline='plain'):
+    "Each run's validation accuracy as a dot, one row per setting, over the baseline's range; returns the figure."
+    names = list(dict.fromkeys(study.setting))
+    fig, ax = plt.subplots(figsize=(7, 0.45 * len(names) + 1))
+    base = study[study.setting == baseline].val_acc
+    ax.axvspan(base.min(), base.max(), color='0.85', label=f'{baseline}: range over seeds')
+    for i, name in enumerate(names):
+        ax.plot(study[study.setting == name].val_acc, [i] * (study.setting == name).sum(), 'o', alpha=0.8)
+    ax.set(yticks=range(len(names)), yticklabels=names, xlabel='validation accuracy'); ax.invert_yaxis()
+    ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f'{v:.1%}')); ax.legend(loc='lower right', fontsize=8)
+    fig.tight_layout()
+    return fig
