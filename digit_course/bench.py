@@ -14,9 +14,10 @@ from .mnist import IMG_SIZE, load_mnist
 from .data import to_model_input, validation_split
 from .model import baseline_cnn, digit_cnn, set_seed
 from .train import evaluate, lr_schedule
+from .core import latency_ms
 
 # %% auto #0
-__all__ = ['BENCH_RECIPES', 'keras_convnet', 'TimeToAccuracy', 'bench_train']
+__all__ = ['BENCH_RECIPES', 'keras_convnet', 'TimeToAccuracy', 'bench_train', 'bench_photos']
 
 # %% ../nbs/14_bench.ipynb #0f00400c
 def keras_convnet() -> keras.Model:
@@ -93,4 +94,30 @@ def bench_train(budget_s=120.0,      # training seconds allowed to each run
     ours, peer = out['recipes'].get('digit_cnn', {}).get('seconds_to_target'), out['recipes'].get('keras_convnet', {})
     peer_s = peer.get('seconds_to_target') or (float(np.median([r['train_seconds'] for r in peer['runs']])) if peer else None)  # a lower bound when Keras never gets there
     out['ratio_vs_keras'] = round(peer_s / ours, 2) if ours and peer_s else None
+    return out
+
+# %% ../nbs/14_bench.ipynb #6f389aac
+def bench_photos(n=10,              # phone photos to time, made from the first n validation digits (one call each)
+                 model=None,        # a Keras model; default: the shipped model
+                 size=(3000, 4000), # (height, width): a 12-megapixel photo
+                ) -> dict:
+    "Milliseconds from a phone photo's JPEG bytes to the digit: `preprocess_digit` as it is, and searching the full picture (the baseline); their ratio and accuracies."
+    import io
+    from PIL import Image
+    from digit_course import preprocess
+    from digit_course.handwriting import photo_of, suite_digits
+    from digit_course.predict import Predictor
+    digits, labels = suite_digits('valid')
+    rng, files = np.random.default_rng(0), []
+    for d in digits[:n]:                              # as a phone stores them: JPEG at quality 90
+        buf = io.BytesIO(); Image.fromarray(photo_of(d, rng, size, box=rng.uniform(0.05, 0.6) * min(size))).save(buf, 'jpeg', quality=90)
+        files.append(buf.getvalue())
+    predictor, out = Predictor(model), {}
+    for name, side in (('reduced copy', preprocess.WORK_SIDE), ('full picture', 10 ** 9)):
+        work, preprocess.WORK_SIDE = preprocess.WORK_SIDE, side   # the baseline: look for the digit in the whole picture
+        try:
+            out[name] = latency_ms(predictor, files, warmup=1)
+            out[name]['accuracy'] = round(float(np.mean([predictor(f).digit == y for f, y in zip(files, labels)])), 4)
+        finally: preprocess.WORK_SIDE = work
+    out.update(n=n, megapixels=round(size[0] * size[1] / 1e6, 1), ratio_p50=round(out['full picture']['p50_ms'] / out['reduced copy']['p50_ms'], 1))
     return out

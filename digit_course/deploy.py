@@ -4,8 +4,8 @@
 
 # %% ../nbs/08_deploy.ipynb #edca30cf
 from __future__ import annotations
-import contextlib, functools, http.server, json, logging, os, shutil, sys
-import tempfile, threading, time, warnings
+import contextlib, functools, http.server, ipaddress, json, logging, os, re, shutil, socket, stat, sys
+import tempfile, threading, time, urllib.parse, warnings
 from pathlib import Path
 
 import numpy as np
@@ -17,9 +17,9 @@ from .preprocess import preprocess_digit
 from .predict import SHIPPED_ONNX, OnnxModel, OnnxPredictor, Predictor
 
 # %% auto #0
-__all__ = ['FORMATS', 'QUANTIZATIONS', 'WEB_DIR', 'WEB_FILES', 'ORT_VERSION', 'ORT_FILES', 'CHROMIUM_ARGS', 'export_model',
-           'file_size', 'LiteRTModel', 'SavedModelRunner', 'compare_formats', 'find_ort', 'write_web_pad',
-           'WebPadServer', 'browser_predictions']
+__all__ = ['FORMATS', 'QUANTIZATIONS', 'WEB_DIR', 'WEB_FILES', 'ORT_VERSION', 'ORT_FILES', 'ORT_CDN', 'REQUEST_TIMEOUT',
+           'MAX_CONNECTIONS', 'SECURITY_HEADERS', 'CHROMIUM_ARGS', 'export_model', 'file_size', 'LiteRTModel',
+           'SavedModelRunner', 'compare_formats', 'find_ort', 'write_web_pad', 'WebPadServer', 'browser_predictions']
 
 # %% ../nbs/08_deploy.ipynb #bc417752
 FORMATS = ('savedmodel', 'onnx', 'litert')
@@ -143,6 +143,7 @@ WEB_DIR = PACKAGE_DIR / 'web'  # the page: index.html, pad.css, preprocess.js, p
 WEB_FILES = ('index.html', 'pad.css', 'preprocess.js', 'pad.js')
 ORT_VERSION = '1.30.0'                   # onnxruntime-web, pinned: pad.js names the same version and its hash
 ORT_FILES = ('ort.wasm.min.js', 'ort-wasm-simd-threaded.mjs', 'ort-wasm-simd-threaded.wasm')  # all the wasm backend loads
+ORT_CDN = f'https://cdn.jsdelivr.net/npm/onnxruntime-web@{ORT_VERSION}/dist/'  # where pad.js loads it from without a local copy
 
 def _ort_version(dist: Path) -> str | None:
     try: return json.loads((dist.parent / 'package.json').read_text())['version']
@@ -179,26 +180,119 @@ def write_web_pad(out,            # directory to write the page into (created)
     return {'dir': out, 'runtime': 'local' if dist else f'CDN (onnxruntime-web {ORT_VERSION}, checked by its hash)'}
 
 # %% ../nbs/08_deploy.ipynb #97afb06c
+REQUEST_TIMEOUT = 5   # seconds a connection may stay silent (a client that sends nothing, an idle keep-alive) before it is closed
+MAX_CONNECTIONS = 32  # connections served at once, a thread each; one more gets a short 503 and is closed
+SECURITY_HEADERS = {  # sent with every response
+    'Content-Security-Policy': '; '.join([
+        "default-src 'none'",
+        f"script-src 'self' {ORT_CDN} 'wasm-unsafe-eval'",  # the page's scripts, onnxruntime-web (ort/ or the CDN, its .mjs too); WebAssembly
+        f"connect-src 'self' {ORT_CDN}",                     # fetch: the model and the .wasm
+        "style-src 'self' 'unsafe-inline'",                  # pad.css, and the bars' widths in style attributes
+        "img-src 'self' blob: data:",                        # pictures from a file input (canvases need nothing)
+        "base-uri 'none'", "form-action 'none'", "frame-ancestors 'none'"]),
+    'X-Content-Type-Options': 'nosniff',
+    'Referrer-Policy': 'no-referrer'}
+_PAD_PREFIX, _PID_FILE = 'digit-pad-', 'pid'  # a server's temporary folder: the PID file, and the page in site/
+
+def _bad_target(target: str) -> bool:
+    "Is a request target no file path: not '/...', not printable ASCII, or %-decoding to bad UTF-8 or a control character (NUL)?"
+    if not target.startswith('/') or any(not 32 < ord(ch) < 127 for ch in target): return True
+    try: path = urllib.parse.unquote(target.split('?', 1)[0].split('#', 1)[0], errors='strict')
+    except UnicodeDecodeError: return True
+    return any(ord(ch) < 32 or ord(ch) == 127 for ch in path)
+
+def _host_ok(value, bound, port) -> bool:
+    "Does a Host header name this server as DNS rebinding cannot: loopback or the bound address, with the port?"
+    m = re.fullmatch(r'(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(?::(\d{1,5}))?', (value or '').strip().lower())
+    if not m or int(m[2] or 80) != port: return False
+    bound = (f'[{bound}]' if ':' in bound else bound).lower()
+    if m[1] in ('localhost', '127.0.0.1', '[::1]', bound): return True
+    if bound not in ('', '0.0.0.0', '[::]'): return False
+    try: return bool(ipaddress.ip_address(m[1].strip('[]')))  # a server on every interface: any address, never a name
+    except ValueError: return False
+
 class _Quiet(http.server.SimpleHTTPRequestHandler):
     extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map,
                       '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm', '.onnx': 'application/octet-stream'}
+    timeout = REQUEST_TIMEOUT  # the socket's timeout: a silent client is dropped after it
+    error_message_format, error_content_type = '%(code)d %(message)s\n', 'text/plain; charset=utf-8'  # short error bodies
     def log_message(self, *args): pass  # a request log line per file is noise for a learner
+    def parse_request(self):
+        if not super().parse_request(): return False
+        hosts = self.headers.get_all('Host') or []
+        if _bad_target(self.path): self.send_error(400, 'Bad request target')
+        elif len(hosts) != 1: self.send_error(400, 'One Host header needed')
+        elif not _host_ok(hosts[0], *self.server.server_address[:2]): self.send_error(421, 'Misdirected Request: not this server')
+        else: return True
+        return False
+    def send_head(self):
+        try: return super().send_head()
+        except ValueError: self.send_error(400, 'Bad request target'); return None  # a path that slipped past _bad_target
+    def end_headers(self):
+        for k, v in SECURITY_HEADERS.items(): self.send_header(k, v)
+        super().end_headers()
+
+_BUSY_BODY = b'503 Service Unavailable: too many connections\n'
+_BUSY = (f'HTTP/1.0 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {len(_BUSY_BODY)}\r\n'
+         'Connection: close\r\n' + ''.join(f'{k}: {v}\r\n' for k, v in SECURITY_HEADERS.items()) + '\r\n').encode() + _BUSY_BODY
 
 class _Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128  # a burst of connections waits in the backlog instead of retrying its SYNs for seconds
+    max_connections = MAX_CONNECTIONS
+    def __init__(self, *args, **kwargs):
+        self._slots = threading.BoundedSemaphore(self.max_connections)
+        super().__init__(*args, **kwargs)
+    def process_request(self, request, client_address):
+        "A thread per connection, at most `max_connections` at once; beyond them a 503, and the connection is closed."
+        if not self._slots.acquire(blocking=False):
+            with contextlib.suppress(OSError): request.setblocking(False); request.send(_BUSY)
+            return self.shutdown_request(request)
+        try: super().process_request(request, client_address)
+        except BaseException: self._slots.release(); raise
+    def process_request_thread(self, request, client_address):
+        try: super().process_request_thread(request, client_address)
+        finally: self._slots.release()
     def handle_error(self, request, client_address):
-        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)): return  # a browser that stopped a download
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)): return  # a browser that stopped a download; a stalled client
         super().handle_error(request, client_address)
+
+class _Server6(_Server): address_family = socket.AF_INET6
+
+def _gone(pid) -> bool:
+    "Has process `pid` ended (a zombie has)?"
+    try: os.kill(pid, 0)
+    except ProcessLookupError: return True
+    except PermissionError: return False
+    try: return Path(f'/proc/{pid}/stat').read_text().rsplit(')', 1)[1].split()[0] == 'Z'
+    except (OSError, IndexError): return False
+
+def _remove_stale_pads(tmp=None) -> list:
+    "Remove the `digit-pad-*` folders in `tmp` (default: the temp dir) of killed servers: ours, with the PID of an ended process on this host."
+    if os.name != 'posix': return []  # os.kill(pid, 0) would end the process on Windows
+    removed = []
+    for d in sorted(Path(tmp or tempfile.gettempdir()).glob(_PAD_PREFIX + '*')):
+        try:
+            st = d.lstat()
+            if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid(): continue
+            pid, host = (d / _PID_FILE).read_text().split()
+            pid = int(pid)
+        except (OSError, ValueError): continue  # not a folder, not ours, no PID (yet: a server starting now)
+        if host == socket.gethostname() and pid != os.getpid() and _gone(pid):
+            shutil.rmtree(d, ignore_errors=True); removed.append(d)
+    return removed
 
 class WebPadServer:
     "The web pad served on http://host:port/ from a temporary folder, in a background thread; `close()` stops it."
     def __init__(self, port=0, host='127.0.0.1', ort_dir=None, onnx=None):
-        self._tmp = tempfile.TemporaryDirectory(prefix='digit-pad-')
-        self.info = write_web_pad(self._tmp.name, ort_dir, onnx)
-        handler = functools.partial(_Quiet, directory=self._tmp.name)
-        try: self.httpd = _Server((host, port), handler)
+        _remove_stale_pads()
+        self._tmp = tempfile.TemporaryDirectory(prefix=_PAD_PREFIX)
+        (Path(self._tmp.name) / _PID_FILE).write_text(f'{os.getpid()} {socket.gethostname()}\n')
+        self.info = write_web_pad(Path(self._tmp.name) / 'site', ort_dir, onnx)
+        handler = functools.partial(_Quiet, directory=str(self.info['dir']))
+        try: self.httpd = (_Server6 if ':' in host else _Server)((host, port), handler)
         except OSError as e: self._tmp.cleanup(); raise OSError(f"cannot serve on {host}:{port}: {e.strerror}") from None
-        self.url = f"http://{host}:{self.httpd.server_address[1]}/"
+        self.url = f"http://{f'[{host}]' if ':' in host else host}:{self.httpd.server_address[1]}/"
         self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True); self._thread.start()
     def close(self):
         self.httpd.shutdown(); self.httpd.server_close(); self._tmp.cleanup()

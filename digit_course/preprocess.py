@@ -4,19 +4,19 @@
 
 # %% ../nbs/06_preprocess.ipynb #2f38956f
 from __future__ import annotations
-import io
+import io, math, warnings
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 from scipy import ndimage
 
 from .mnist import IMG_SIZE
 
 # %% auto #0
-__all__ = ['CANVAS_SIZE', 'BOX_SIZE', 'MNIST_CENTER', 'INK_LEVEL', 'MIN_PEAK', 'PAPER_WINDOW', 'MAX_STROKE', 'redraw_like_people',
-           'resized', 'ink_side_up', 'paper_under', 'block_size', 'unblock', 'ink_of', 'stroke_width',
-           'preprocess_digit']
+__all__ = ['CANVAS_SIZE', 'BOX_SIZE', 'MNIST_CENTER', 'INK_LEVEL', 'MIN_PEAK', 'MAX_DECODED_MB', 'PAPER_WINDOW', 'WORK_SIDE',
+           'FINE_DIGIT', 'MIN_DIGIT', 'NEAR', 'RULE_SPAN', 'MAX_STROKE', 'redraw_like_people', 'resized', 'ink_side_up',
+           'paper_under', 'block_size', 'unblock', 'ink_of', 'find_digit', 'stroke_width', 'preprocess_digit']
 
 # %% ../nbs/06_preprocess.ipynb #59571ada
 CANVAS_SIZE = 280  # the pad's size in pixels: 10x MNIST's 28
@@ -50,25 +50,56 @@ MIN_PEAK = 0.15              # an image whose strongest ink is fainter than this
 
 
 # %% ../nbs/06_preprocess.ipynb #30c4c475
-# Plumbing: a file, bytes or a PIL image in; a numpy array out, with an error that names the file
+# Plumbing: a file, bytes or a PIL image in, decoded upright (as its EXIF says) and reduced while decoding when it
+# is huge; a numpy array or a PIL image out, with an error that names the file
+MAX_DECODED_MB = 200  # the most memory one picture may take once decoded (a 12-megapixel photo takes 48 MB)
+
+def _decoded_mb(im) -> float:
+    "Memory Pillow needs to hold `im` decoded: 1 byte a pixel for one 8-bit band, 2 for 16-bit, else 4."
+    return im.size[0] * im.size[1] * (1 if im.mode in ('1', 'L', 'P') else 2 if im.mode.startswith('I;16') else 4) / 2 ** 20
+
+def _usable(im):
+    "A decoded PIL image upright (as its EXIF says) and in a mode the rest reads: L, LA, RGB, RGBA, I or F."
+    if im.getexif().get(0x0112, 1) != 1: im = ImageOps.exif_transpose(im)  # a phone stores a photo sideways, and says so
+    if im.mode.startswith('I;16'):                                          # 16-bit grey, either byte order: to 8 bits
+        a = np.asarray(im).astype(np.uint16)
+        return Image.fromarray(np.uint8((a.astype(np.uint32) + 128) // 257 if a.max() > 255 else a))
+    if im.mode in ('1', 'P', 'PA'):               # grey (and alpha) is all we need: 1 or 2 bytes a pixel, not 4
+        return im.convert('LA' if im.mode == 'PA' or 'transparency' in im.info else 'L')
+    if im.mode not in ('L', 'LA', 'RGB', 'RGBA', 'I', 'F'): return im.convert('RGBA' if 'A' in im.mode or 'a' in im.mode else 'RGB')
+    return im
+
+def _read_file(src, name):
+    "Decode an image file (a path or a file object) into an upright PIL image, refusing what would not fit in memory."
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', Image.DecompressionBombWarning)  # we check the size ourselves, below
+            with Image.open(src) as im:
+                w, h = im.size
+                if im.format == 'JPEG' and _decoded_mb(im) > MAX_DECODED_MB:  # a JPEG decodes at 1/2, 1/4 or 1/8 size
+                    k = 2 ** math.ceil(math.log2((_decoded_mb(im) / MAX_DECODED_MB) ** 0.5))  # draft keeps at least the size asked
+                    im.draft('RGB' if im.mode != 'L' else 'L', (-(-w // k), -(-h // k)))
+                if _decoded_mb(im) > MAX_DECODED_MB:
+                    raise ValueError(f"{name} is {w:,}x{h:,} pixels ({im.mode}): too large to read "
+                                     f"(it would take {_decoded_mb(im):,.0f} MB, the limit is {MAX_DECODED_MB} MB); shrink it first")
+                im.load()
+                return _usable(im)
+    except Image.DecompressionBombError as e:
+        raise ValueError(f"{name} is too large to read ({e}); shrink it first") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, EOFError) as e:
+        detail = '' if isinstance(e, UnidentifiedImageError) else f": {e}"  # (its text repeats the file's path)
+        raise ValueError(f"cannot read {name} as an image ({type(e).__name__}{detail})") from None
+
 def _open_image(image):
-    "A path, bytes or PIL image as a numpy array (other inputs pass through)."
-    if isinstance(image, (bytes, bytearray, memoryview)): image, name = io.BytesIO(bytes(image)), 'the image bytes'
-    elif isinstance(image, (str, Path)):
+    "A path, bytes or PIL image as a decoded PIL image or a numpy array (other inputs pass through)."
+    if isinstance(image, (bytes, bytearray, memoryview)): return _read_file(io.BytesIO(bytes(image)), 'the image bytes')
+    if isinstance(image, (str, Path)):
         name = Path(image).expanduser()
-        if not name.is_file(): raise FileNotFoundError(f"no such image file: {name}")
-        image = name
-    else: name = None
-    if name is not None:
-        try:
-            with Image.open(image) as im: im.load(); image = im.copy()
-        except (UnidentifiedImageError, OSError, ValueError) as e:
-            raise ValueError(f"cannot read {name} as an image ({type(e).__name__})") from None
-    if isinstance(image, Image.Image):
-        if image.mode not in ('1', 'L', 'LA', 'RGB', 'RGBA', 'I', 'I;16', 'F'):
-            image = image.convert('RGBA' if 'A' in image.mode or 'transparency' in image.info else 'RGB')
-        image = np.asarray(image)
-    return image
+        if name.is_dir(): raise ValueError(f"{name} is a folder, not an image file")
+        if not name.is_file(): raise ValueError(f"no such image file: {name}")
+        if name.stat().st_size == 0: raise ValueError(f"{name} is an empty file (0 bytes), not an image")
+        return _read_file(name, name)
+    return _usable(image) if isinstance(image, Image.Image) else image
 
 # %% ../nbs/06_preprocess.ipynb #c9a7541b
 def resized(image, size, method=Image.Resampling.BILINEAR) -> np.ndarray:
@@ -78,13 +109,22 @@ def resized(image, size, method=Image.Resampling.BILINEAR) -> np.ndarray:
 
 # %% ../nbs/06_preprocess.ipynb #f1e820fd
 # Plumbing: check the input and reduce it to grey levels (or to its alpha channel, where the ink is)
-def _grey_and_alpha(image):
-    "Validate an image; its grey levels (H, W) in [0, 1], and its alpha channel when that varies (else None)."
-    a = np.asarray(_open_image(image))
+def _checked(a) -> np.ndarray:
+    "An image as an array of shape (H, W) or (H, W, 1-4 channels), or a clear error saying what is wrong with it."
+    a = np.asarray(a)
     if a.dtype.kind not in 'buif': raise ValueError(f"expected a numeric image array, got dtype {a.dtype}")
     if a.size == 0: raise ValueError(f"the image is empty (shape {a.shape})")
     if not (a.ndim == 2 or (a.ndim == 3 and a.shape[-1] in (1, 2, 3, 4))):
         raise ValueError(f"expected an image of shape (H, W) or (H, W, channels) with 1 to 4 channels, got shape {a.shape}")
+    return a
+
+def _shape(picture) -> tuple:
+    "(H, W, ...) of a PIL image or an image array (checked)."
+    return picture.size[::-1] if isinstance(picture, Image.Image) else _checked(picture).shape
+
+def _grey_and_alpha(image):
+    "Validate an image; its grey levels (H, W) in [0, 1], and its alpha channel when that varies (else None)."
+    a = _checked(_open_image(image))
     if a.ndim == 2: a = a[..., None]
     a = a.astype(np.float32)
     if not np.isfinite(a).all(): raise ValueError("the image contains NaN or infinite values")
@@ -118,11 +158,15 @@ def _paper_median(gray) -> np.ndarray:
 def ink_side_up(gray) -> np.ndarray:
     "The grey levels turned so that ink is high: ink is the side that stands out furthest from the paper around it."
     h, w = gray.shape
-    if min(h, w) < 64 or _mad(_border(gray)) == 0:          # a digit filling a small image, or a flat canvas or scan:
-        lo, hi = np.percentile(gray, [0.5, 99.5])           # the border is the paper; which end of the range is it near?
-        return 1 - gray if np.median(_border(gray)) > (lo + hi) / 2 else gray
-    lo, hi = np.percentile(gray - _paper_median(gray), [0.1, 99.9])  # a photo: darker or lighter than the paper nearby?
-    return 1 - gray if -lo > hi else gray
+    border = _border(gray)
+    if min(h, w) < 64:                                      # a digit filling a small image: the border is the paper;
+        lo, hi = np.percentile(gray, [0.5, 99.5])           # which end of the range is it near?
+        return 1 - gray if np.median(border) > (lo + hi) / 2 else gray
+    if _mad(border) == 0:                                   # flat paper (a canvas, a clean scan): the ink is the extreme
+        level = float(np.median(border))                    # furthest from it, however little of it there is
+        return 1 - gray if level - gray.min() > gray.max() - level else gray
+    away = ndimage.gaussian_filter(gray - _paper_median(gray), max(1.0, min(h, w) / 300))  # a photo: smoothed, the noise
+    return 1 - gray if -away.min() > away.max() else gray   # fades and the strokes stand out, darker or lighter than paper
 
 def paper_under(gray) -> np.ndarray | float:
     "The paper's level under every pixel of a (H, W) image in which ink is brighter than paper (one level if it is flat)."
@@ -164,6 +208,95 @@ def ink_of(image) -> np.ndarray:
         floor = np.median(ink) + 3 * 1.4826 * _mad(ink)     # three robust standard deviations above the paper
         ink = np.clip((ink - floor) / (1 - floor), 0, 1)
     return ink.astype(np.float32)
+
+# %% ../nbs/06_preprocess.ipynb #f617c407
+# Plumbing: finding the digit on a page, taught in lesson 07 with pictures
+WORK_SIDE = 800   # the digit is looked for in a copy whose short side is at most this (a 12-megapixel photo: 4x smaller)
+FINE_DIGIT = 40   # a digit shorter than this in a reduced copy is read again from the full picture
+MIN_DIGIT = 8     # a mark whose box is smaller than this, in pixels, is a speck of dust, not a digit
+NEAR = 0.3        # marks closer to the digit than this share of its size are part of it (a 5's bar, a broken stroke)
+RULE_SPAN = 0.9   # a thin line of ink along this share of the picture is a ruled line, not part of the digit
+
+def _factor(shape) -> int:
+    "How many times smaller the working copy of a picture of this (H, W, ...) shape is."
+    return max(1, -(-min(shape[:2]) // WORK_SIDE))
+
+def _reduced(picture, f):
+    "A picture (PIL image or array) f times smaller, each pixel the mean of an f x f block; as an array."
+    if isinstance(picture, Image.Image): return np.asarray(picture.reduce(f) if f > 1 else picture)
+    a = np.asarray(picture)
+    if f == 1: return a
+    if a.dtype == np.uint8 and (a.ndim == 2 or a.shape[-1] in (2, 3, 4)): return np.asarray(Image.fromarray(a).reduce(f))
+    h, w = a.shape[0] // f * f, a.shape[1] // f * f
+    return a[:h, :w].astype(np.float32).reshape(h // f, f, w // f, f, *a.shape[2:]).mean((1, 3))
+
+def _crop(picture, y0, y1, x0, x1):
+    "A part of a picture (PIL image or array), as an array."
+    if isinstance(picture, Image.Image): return np.asarray(picture.crop((x0, y0, x1, y1)))
+    return np.asarray(picture)[y0:y1, x0:x1]
+
+def _rule_lines(cover, longest):
+    "Which rows are a ruled line, from each row's share of inked columns: thin runs of nearly full rows with paper either side."
+    lines, n = ndimage.label(cover >= RULE_SPAN)
+    out = np.zeros(len(cover), bool)
+    for s, in ndimage.find_objects(lines):
+        a, b = s.start, s.stop
+        if b - a <= longest and cover[max(0, a - 3):max(0, a - 2)].sum() < 0.5 and cover[b + 2:b + 3].sum() < 0.5:
+            out[a:b] = True  # wider runs, or rows with ink right next to them, belong to a drawing
+    return out
+
+def _without_rules(ink, mask, peak):
+    "`mask` with ruled lines taken out: thin lines of ink along nearly the whole picture, with paper either side."
+    faint = ink >= 0.1 * peak
+    rows = _rule_lines(ndimage.maximum_filter1d(faint, 5, axis=1).mean(1), max(3, 0.03 * ink.shape[0]))
+    cols = _rule_lines(ndimage.maximum_filter1d(faint, 5, axis=0).mean(0), max(3, 0.03 * ink.shape[1]))
+    if rows.any() or cols.any():
+        mask = mask.copy()
+        mask[ndimage.binary_dilation(rows)] = False
+        mask[:, ndimage.binary_dilation(cols)] = False
+    return mask
+
+def find_digit(ink, min_size=MIN_DIGIT) -> tuple | None:
+    "Where the digit is in an ink image: its box (y0, y1, x0, x1) and a mask of the other marks (ruled lines, other scribbles); None when there is none."
+    peak = float(ink.max())
+    if peak < MIN_PEAK: return None
+    is_ink = ink >= INK_LEVEL * peak
+    mask = _without_rules(ink, is_ink, peak) if min(ink.shape) >= 64 else is_ink
+    marks, n = ndimage.label(mask, np.ones((3, 3)))            # the marks: groups of touching ink pixels
+    if n == 0: return None
+    boxes = ndimage.find_objects(marks)
+    size = np.array([max(b[0].stop - b[0].start, b[1].stop - b[1].start) for b in boxes])
+    mass = ndimage.sum_labels(ink, marks, range(1, n + 1))
+    order = np.lexsort((-mass, -size))                          # the largest mark first: that is the digit
+    (y0, y1), (x0, x1) = [(s.start, s.stop) for s in boxes[order[0]]]
+    keep, grown = {order[0]}, True
+    while grown:                                                # ...with every mark near it (a 5's bar, a broken stroke)
+        grown, m = False, NEAR * max(y1 - y0, x1 - x0)
+        for i in order[1:]:
+            (a, b), (c, d) = [(s.start, s.stop) for s in boxes[i]]
+            if i not in keep and a < y1 + m and b > y0 - m and c < x1 + m and d > x0 - m:
+                keep.add(i); grown = True
+                y0, y1, x0, x1 = min(y0, a), max(y1, b), min(x0, c), max(x1, d)
+    if max(y1 - y0, x1 - x0) < min_size and ink.size > 4 * IMG_SIZE ** 2: return None  # a speck of dust on a big image
+    others = (marks > 0) & ~np.isin(marks, [i + 1 for i in keep]) | is_ink & ~mask  # other marks, and ruled lines
+    return (int(y0), int(y1), int(x0), int(x1)), others
+
+def _digit_ink(image, ink_fn):
+    "The ink of the digit in any picture, cut out of it with the other marks wiped out; None when there is no digit."
+    picture = _open_image(image)
+    f = _factor(_shape(picture))
+    inked = ink_fn(_reduced(picture, f))                    # look for the digit in a copy at most WORK_SIDE pixels high
+    found = find_digit(inked, MIN_DIGIT / f)                # (a digit's size in the full picture counts)
+    if found is None: return None
+    (y0, y1, x0, x1), _ = found
+    if f > 1 and (s := max(y1 - y0, x1 - x0)) < FINE_DIGIT:  # a small digit in a big picture: read it from the full picture
+        H, W = _shape(picture)[:2]
+        inked = ink_fn(_crop(picture, max(0, (y0 - s) * f), min(H, (y1 + s) * f), max(0, (x0 - s) * f), min(W, (x1 + s) * f)))
+        if (found := find_digit(inked)) is None: return None
+    (y0, y1, x0, x1), others = found
+    crop = inked[y0:y1, x0:x1]
+    if others[y0:y1, x0:x1].any(): crop = np.where(ndimage.binary_dilation(others, iterations=2)[y0:y1, x0:x1], 0, crop)
+    return crop
 
 # %% ../nbs/06_preprocess.ipynb #7659c539
 def stroke_width(ink) -> float:
@@ -208,6 +341,7 @@ def preprocess_digit(image,                 # numpy array (H, W) or (H, W, 1-4 c
                      max_stroke=MAX_STROKE,  # thin strokes thicker than this (in 20x20-box pixels); None: never
                      ink=None,               # how to find the ink: a function of the image (default `ink_of`)
                     ) -> np.ndarray | None:
-    "Turn a drawing or photo of one digit into an MNIST-like (28, 28) float32 image in [0, 1]; None when blank."
-    small = _fit_box((ink or ink_of)(image), BOX_SIZE, max_stroke)
+    "Turn a drawing or photo of one digit, of any size and anywhere in the picture, into an MNIST-like (28, 28) float32 image in [0, 1]; None when there is none."
+    digit = _digit_ink(image, ink or ink_of)  # the digit's ink, cut out of the picture (lesson 07 shows how)
+    small = None if digit is None else _fit_box(digit, BOX_SIZE, max_stroke)
     return None if small is None else _center(small)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/09_scale.ipynb #78aebf00
 from __future__ import annotations
-import dataclasses, datetime, json, os, platform, shutil, subprocess, sys, time
+import contextlib, dataclasses, datetime, errno, hashlib, json, os, platform, re, secrets, shutil, subprocess, sys, time
 from pathlib import Path
 
 import numpy as np
@@ -14,8 +14,8 @@ from .core import display_path, free_port
 from .train import TrainConfig
 
 # %% auto #0
-__all__ = ['seed_generators', 'TrainingBackup', 'machine_summary', 'run_training', 'gpu_report', 'fast_run', 'mirrored_strategy',
-           'multiworker_train', 'tf_config', 'start_workers']
+__all__ = ['seed_generators', 'atomic_path', 'TrainingBackup', 'machine_summary', 'run_training', 'folder_lock', 'gpu_report',
+           'fast_run', 'mirrored_strategy', 'multiworker_train', 'tf_config', 'start_workers']
 
 # %% ../nbs/09_scale.ipynb #0d139084
 def seed_generators(net) -> list:
@@ -27,6 +27,32 @@ def seed_generators(net) -> list:
         found += [v for v in vars(layer).values() if isinstance(v, keras.random.SeedGenerator)]
     return found
 
+# %% ../nbs/09_scale.ipynb #949ad92c
+@contextlib.contextmanager
+def atomic_path(path):
+    "A new temporary file next to `path` to write in the block; in one step it becomes `path` if the block succeeds (a link there is replaced, never written through), and is deleted if it fails."
+    path = Path(path)
+    tmp = path.with_name(f'.partial-{secrets.token_hex(4)}-{path.name}')  # same folder, same ending (.keras, .weights.h5, .png)
+    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, 'O_NOFOLLOW', 0), 0o666))  # a new file, ours
+    try:
+        yield tmp
+        with open(tmp, 'rb') as f: os.fsync(f.fileno())  # on disk before it takes the name
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+def _remove_partials(folder):
+    "Delete what a killed process left half-written in `folder` (never under a real name: `atomic_path`'s temporary files)."
+    for p in Path(folder).glob('.partial-*'):
+        if p.is_file() or p.is_symlink(): p.unlink(missing_ok=True)
+
+def _sha256(path) -> str:
+    h = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 20), b''): h.update(block)
+    return h.hexdigest()
+
 # %% ../nbs/09_scale.ipynb #99480793
 class TrainingBackup(keras.callbacks.Callback):
     "Save, at each epoch's end, what a run needs to continue exactly: weights and optimizer, random generators, history."
@@ -36,36 +62,76 @@ class TrainingBackup(keras.callbacks.Callback):
         super().__init__()
         self.dir, self.settings, self.history, self.seconds = Path(directory), settings, {}, 0.0
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.state_file = self.dir / 'state.json'
+        self.state_file, self.previous_file = self.dir / 'state.json', self.dir / 'previous-state.json'
+        self.last = None  # the JSON of the newest whole backup: the one before, when the next is written
+
+    def _read_state(self, path) -> dict:
+        "A backup's state from its JSON file; a ValueError saying why when the file is damaged."
+        try: state = json.loads(path.read_bytes().decode('utf-8'))
+        except (UnicodeDecodeError, json.JSONDecodeError): raise ValueError('not readable JSON') from None
+        kinds = dict(epoch=int, weights=str, settings=dict, history=dict, seconds=(int, float), generators=list)
+        if not isinstance(state, dict) or (bad := [k for k, t in kinds.items() if not isinstance(state.get(k), t)]):
+            raise ValueError(f"incomplete: no valid {', '.join(bad) if isinstance(state, dict) else 'contents'}")
+        if not re.fullmatch(r'latest-[01]\.weights\.h5', state['weights']) or state['epoch'] < 1:
+            raise ValueError('incomplete: it names no backup of its folder')
+        return state
+
+    def _load(self, net, state):
+        "Load one backup's weights and random generators into `net`; a ValueError saying why when its weights file is damaged."
+        path = self.dir / state['weights']
+        if not path.is_file(): raise ValueError(f"{display_path(path)} is missing")
+        if state.get('sha256') and _sha256(path) != state['sha256']:
+            size, saved = path.stat().st_size, state.get('weights_bytes')
+            raise ValueError(f"{display_path(path)} is damaged (" + (f"cut short: {size:,} of {saved:,} bytes" if saved and size < saved
+                             else 'its contents changed since it was saved') + ')')
+        try: net.load_weights(path)  # weights and the optimizer's state
+        except Exception as e: raise ValueError(f"{display_path(path)} is damaged (unreadable: {str(e).splitlines()[0][:120]})") from None
+        gens = seed_generators(net)
+        if len(gens) != len(state['generators']): raise ValueError(f"{display_path(self.state_file)} does not match the model")
+        for gen, s in zip(gens, state['generators']): gen.state.assign(np.array(s, gen.state.dtype))
 
     def restore(self, net) -> int:
-        "Load the backup into `net` (compiled, before `fit`); how many epochs it had finished (0 when there is none)."
-        if not self.state_file.exists(): return 0
-        state = json.loads(self.state_file.read_text())
-        changed = [f"{k} {state['settings'].get(k)!r} -> {v!r}" for k, v in self.settings.items() if state['settings'].get(k) != v]
-        if changed: raise ValueError(f"the backup in {self.dir} is of a run with other settings ({', '.join(changed)}): "
-                                     "start afresh (fresh=True, --fresh) or train into another folder")
+        "Load the newest whole backup into `net` (compiled, before `fit`); how many epochs it had finished (0 when there is none)."
+        files = [p for p in (self.state_file, self.previous_file) if p.exists()]
+        if not files: return 0
+        damaged, states = [], []
+        for p in files:
+            try: states.append(self._read_state(p))
+            except ValueError as e: damaged.append(f"{display_path(p)} is damaged ({e})")
+            except OSError as e: damaged.append(f"{display_path(p)} cannot be read ({e.strerror})")
+        for state in states:
+            changed = [f"{k} {state['settings'].get(k)!r} -> {v!r}" for k, v in self.settings.items() if state['settings'].get(k) != v]
+            if changed: raise ValueError(f"the backup in {self.dir} is of a run with other settings ({', '.join(changed)}): "
+                                         "start afresh (fresh=True, --fresh) or train into another folder")
         net.optimizer.build(net.trainable_variables)
-        net.load_weights(self.dir / state['weights'])  # weights and the optimizer's state
-        for gen, s in zip(seed_generators(net), state['generators'], strict=True): gen.state.assign(np.array(s, gen.state.dtype))
-        self.history, self.seconds = state['history'], state['seconds']
-        done, epochs = state['epoch'], self.settings.get('epochs')
-        print(f"Resuming from the backup in {display_path(self.dir)}: {done} of {epochs} epochs done, continuing with epoch {done + 1}."
-              if done < epochs else f"The backup in {display_path(self.dir)} is of a finished run ({epochs} epochs): nothing left to train.", flush=True)
-        return done
+        for state in sorted(states, key=lambda s: -s['epoch']):  # the newest first; the one before when it is damaged
+            try: self._load(net, state)
+            except ValueError as e: damaged.append(str(e)); continue
+            self.history, self.seconds, self.last = state['history'], state['seconds'], json.dumps(state)  # the text: history grows
+            done, epochs = state['epoch'], self.settings.get('epochs')
+            if damaged: print(f"{'; '.join(damaged)}: continuing from the backup of epoch {done}, the one before it.", file=sys.stderr, flush=True)
+            print(f"Resuming from the backup in {display_path(self.dir)}: {done} of {epochs} epochs done, continuing with epoch {done + 1}."
+                  if done < epochs else f"The backup in {display_path(self.dir)} is of a finished run ({epochs} epochs): nothing left to train.", flush=True)
+            return done
+        raise ValueError(f"{'; '.join(damaged)}: this run cannot be resumed; start afresh (fresh=True, --fresh), "
+                         "which deletes the backup, or train into another folder")
 
     def on_train_begin(self, logs=None): self.t0, self.before = time.perf_counter(), self.seconds
 
     def on_epoch_end(self, epoch, logs=None):
         for k, v in (logs or {}).items(): self.history.setdefault(k, []).append(float(v))
+        if self.last is not None:  # the newest backup becomes the one before; its weights file is not the one written next
+            with atomic_path(self.previous_file) as tmp: tmp.write_text(self.last)
         weights = f'latest-{epoch % 2}.weights.h5'  # two files in turn: the last complete backup is never overwritten
-        self.model.save_weights(self.dir / weights)
+        with atomic_path(self.dir / weights) as tmp:
+            self.model.save_weights(tmp)
+            digest, size = _sha256(tmp), tmp.stat().st_size
         self.seconds = self.before + time.perf_counter() - self.t0  # training time over all sessions of the run
-        state = dict(epoch=epoch + 1, weights=weights, settings=self.settings, history=self.history, seconds=self.seconds,
+        state = dict(epoch=epoch + 1, weights=weights, sha256=digest, weights_bytes=size, settings=self.settings,
+                     history=self.history, seconds=self.seconds,
                      generators=[np.asarray(g.state.numpy()).tolist() for g in seed_generators(self.model)])
-        tmp = self.state_file.with_suffix('.tmp')
-        tmp.write_text(json.dumps(state))
-        os.replace(tmp, self.state_file)  # one step: the backup is the old one or the new one, never half of each
+        self.last = json.dumps(state)
+        with atomic_path(self.state_file) as tmp: tmp.write_text(self.last)  # one step: the old state or the new, never half
 
 # %% ../nbs/09_scale.ipynb #4bc00548
 def machine_summary() -> str:
@@ -85,39 +151,113 @@ def run_training(out,               # the run's folder (created); an interrupted
                  **settings,        # changes to the preset: run_training(out, epochs=3)
                 ) -> dict:
     "Train from a preset into the folder `out`, continuing an interrupted run there; write the model, its curves and a report."
-    import keras, matplotlib.pyplot as plt
-    from digit_course.mnist import load_mnist
-    from digit_course.model import set_seed
-    from digit_course.train import MODEL_BUILDERS, PRESETS, plot_history, train
+    from digit_course.train import PRESETS
     if preset not in PRESETS: raise ValueError(f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
     config = (config or PRESETS[preset]).replace(**settings)
     out = Path(out)
+    made = not out.exists()
+    try:
+        with folder_lock(out):  # one run at a time in a folder
+            return _run_training(out, config, preset, data, fresh, verbose)
+    except BaseException:
+        if made:  # a folder made for a run refused before it wrote anything: not left behind
+            with contextlib.suppress(OSError): out.rmdir()
+        raise
+
+def _run_training(out, config, preset, data, fresh, verbose) -> dict:
+    "`run_training`'s work, in its locked folder."
+    import matplotlib.pyplot as plt
+    from digit_course.mnist import load_mnist
+    from digit_course.model import set_seed
+    from digit_course.data import validation_split
+    from digit_course.train import MODEL_BUILDERS, plot_history, train
+    _refuse_links(out)
     if fresh: shutil.rmtree(out / 'backup', ignore_errors=True); (out / 'report.json').unlink(missing_ok=True)
     elif (out / 'report.json').exists():
         raise FileExistsError(f"{out} holds a finished run: train into another folder, or start afresh there (fresh=True, --fresh)")
-    out.mkdir(parents=True, exist_ok=True)
+    for d in (out, out / 'backup'): _remove_partials(d)  # half-written files of a killed run
     data = data or load_mnist()
+    x_tr, y_tr, x_va, _ = validation_split(data)
+    _check_devices(config, len(x_tr[:config.n_train]) + config.pool, len(x_va), len(x_tr))
     strategy = mirrored_strategy(config.devices) if config.devices > 1 else None
     set_seed(config.seed)
     net = MODEL_BUILDERS[config.model](**config.model_kwargs)
     extra = None
     if config.pool:                                 # degraded copies of training digits, never of validation ones
-        from digit_course.data import validation_split
         from digit_course.handwriting import degraded_digits
-        x_tr, y_tr = validation_split(data)[:2]
         extra = degraded_digits(x_tr[:config.n_train], y_tr[:config.n_train], n=config.pool, seed=config.seed)
     res = train(net, data, config, extra=extra, strategy=strategy, verbose=verbose, checkpoint=out / 'checkpoint' / 'best.weights.h5',
                 backup=TrainingBackup(out / 'backup', dataclasses.asdict(config)))
-    res.model.save(out / 'model.keras')
-    fig = plot_history(res.history, f"{net.name}, preset {preset}"); fig.savefig(out / 'training_curves.png', dpi=120); plt.close(fig)
+    with atomic_path(out / 'model.keras') as tmp: res.model.save(tmp)  # a kill while saving leaves no half model
+    fig = plot_history(res.history, f"{net.name}, preset {preset}")
+    with atomic_path(out / 'training_curves.png') as tmp: fig.savefig(tmp, dpi=120)
+    plt.close(fig)
     report = dict(preset=preset, model=net.name, model_kwargs=config.model_kwargs, params=int(net.count_params()),
                   settings={**dataclasses.asdict(config), 'extra': 0 if extra is None else len(extra[0])},
                   best_epoch=res.best_epoch, valid_acc=round(res.valid_acc, 5), train_seconds=round(res.seconds, 1),
                   machine=machine_summary(), finished=datetime.datetime.now().isoformat(timespec='seconds'),
                   data_source=data.source.split()[0], history=res.history)  # which source, not where it sits on this machine
-    (out / 'report.json').write_text(json.dumps(report, indent=2))
+    with atomic_path(out / 'report.json') as tmp: tmp.write_text(json.dumps(report, indent=2))  # last: it marks the run finished
     shutil.rmtree(out / 'backup')  # the run is finished and reported: its backup has done its job
     return report
+
+# %% ../nbs/09_scale.ipynb #b0b088b5
+try: import fcntl
+except ImportError: fcntl = None  # Windows: msvcrt below
+
+@contextlib.contextmanager
+def folder_lock(folder):
+    "Hold `folder` (created) for this process in the block; a RuntimeError at once when another process holds it."
+    folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
+    path = folder / '.lock'
+    while True:
+        try: fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, 'O_NOFOLLOW', 0), 0o644)
+        except OSError as e:
+            if e.errno != errno.ELOOP: raise
+            raise ValueError(f"{display_path(path)} is a symbolic link: delete it (training never writes through a link)") from None
+        try:
+            if fcntl: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # the OS lets go of it when the process ends, however it ends
+            else: import msvcrt; msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        except OSError:
+            try: holder = os.read(fd, 32).decode(errors='replace').strip()
+            except OSError: holder = ''
+            os.close(fd)
+            raise RuntimeError(f"{display_path(folder)} is in use by another training run{f' (process {holder})' if holder.isdigit() else ''}: "
+                               "wait until it has finished, or train into another folder (--out)") from None
+        try: ours = os.stat(path, follow_symlinks=False).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError: ours = False
+        if ours: break
+        os.close(fd)  # the run before deleted the file after we opened it: lock the new one
+    os.ftruncate(fd, 0); os.write(fd, f'{os.getpid()}\n'.encode())  # for the message above
+    try: yield folder
+    finally:
+        if fcntl: path.unlink(missing_ok=True)  # while still held: a run waiting on the old file sees that it is gone
+        os.close(fd)
+
+_WRITES = ('.lock', 'model.keras', 'training_curves.png', 'report.json', 'backup', 'checkpoint')
+
+def _refuse_links(out):
+    "A ValueError when a file `run_training` writes in `out` is a symbolic link: it would write through it, into the file it points to."
+    out = Path(out)
+    paths = [out / n for n in _WRITES] + [p for n in ('backup', 'checkpoint') if (out / n).is_dir() and not (out / n).is_symlink()
+                                             for p in (out / n).rglob('*')]
+    if links := [p for p in paths if p.is_symlink()]:
+        raise ValueError(f"{display_path(links[0])} is a symbolic link (to {os.readlink(links[0])}): training writes that file, "
+                         "and never through a link into another; delete the link, or train into another folder (--out)")
+
+def _check_devices(config, n_train, n_valid, n_available=55_000):
+    "A ValueError when `config.devices` devices cannot share the batches of `n_train` training and `n_valid` validation images."
+    d, b = config.devices, config.batch_size
+    if d == 1: return
+    for what, n in (('training', n_train), ('validation', n_valid)):
+        if n < d * b and n % d:  # one batch smaller than a step, not a multiple of the devices: TensorFlow cannot split it
+            fix = [f"a batch size of {n // d} or less (--batch-size)" if n >= d else None,
+                   f"{n // b} devices or fewer (--devices)" if n // b >= 2 else "one device (--devices 1)",
+                   f"{d * b:,} training images or more (--n-train)" if what == 'training' and d * b <= n_available else None]
+            fix = [f for f in fix if f]
+            raise ValueError(f"{d} devices take {d * b:,} images a step ({d} x batch size {b}), more than the {n:,} {what} images, "
+                             f"which {d} devices cannot share evenly (TensorFlow fails on such a batch): use "
+                             + (', '.join(fix[:-1]) + ', or ' if len(fix) > 1 else '') + fix[-1])
 
 # %% ../nbs/09_scale.ipynb #3309309b
 def gpu_report() -> str:

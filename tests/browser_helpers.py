@@ -1,12 +1,12 @@
 "Shared by the browser tests: Chromium, free ports, mouse strokes like a hand, and the digits they draw."
-import math, os, re
+import contextlib, math, os, re, shutil, signal, subprocess, time, urllib.request
 from pathlib import Path
 
 import pytest
 
 from digit_course.deploy import CHROMIUM_ARGS as CHROMIUM_ARGS
 
-__all__ = ['CHROMIUM', 'CHROMIUM_ARGS', 'ONE', 'FOUR_L', 'SMALL_SEVEN', 'ZERO', 'missing', 'drag', 'draw_digits']
+__all__ = ['CHROMIUM', 'CHROMIUM_ARGS', 'ONE', 'FOUR_L', 'SMALL_SEVEN', 'ZERO', 'missing', 'drag', 'draw_digits', 'web_app']
 
 CHROMIUM = Path('/usr/bin/chromium')
 
@@ -50,3 +50,24 @@ def draw_digits(page, box, label, clear, undo, screenshot):
             expect(label).not_to_have_text(text, timeout=20_000)
             undo.click()
             expect(label).to_have_text(text, timeout=20_000)
+
+
+@contextlib.contextmanager
+def web_app(port, log):
+    "`digit-course app --no-browser --port N` in a subprocess, as a user starts it, logging to `log`; its URL."
+    with open(log, 'w') as f:
+        proc = subprocess.Popen([shutil.which('digit-course') or 'digit-course', 'app', '--no-browser', '--port', str(port)],
+                                stdout=f, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f'http://127.0.0.1:{port}/'
+    try:
+        deadline = time.time() + 30
+        while True:
+            if proc.poll() is not None: raise RuntimeError(f'digit-course app exited {proc.returncode}: {Path(log).read_text()}')
+            try: urllib.request.urlopen(url, timeout=2); break
+            except OSError:
+                if time.time() > deadline: raise RuntimeError(f'digit-course app did not answer: {Path(log).read_text()}')
+                time.sleep(0.2)
+        yield url
+    finally:
+        proc.send_signal(signal.SIGTERM)  # as a service manager stops it
+        proc.wait(timeout=10)
