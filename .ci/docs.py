@@ -30,7 +30,8 @@ PLUMBING = {'uploaded_files', 'upload_predictor',  # exported names a page may l
             'ink_side_up', 'paper_under', 'block_size', 'unblock', 'find_digit',  # the photo steps of ink_of and finding the digit on a page, which lesson 07 teaches from pictures,
             'OnnxModel', 'OnnxPredictor',  # the ONNX predictor, which lesson 08 shows at work,
             'plot_conv_filters', 'plot_feature_maps', 'plot_settings',  # plotting code whose pictures the lesson shows,
-            'atomic_path', 'folder_lock'}  # and the safe writing of run_training, which lesson 09 describes in words
+            'atomic_path', 'folder_lock',  # the safe writing of run_training, which lesson 09 describes in words,
+            'find_chromium'}  # and which Chromium the browser checks drive
 
 def exported_defs(nb_path):
     "Public functions and classes defined in a notebook's `#| export` and `#| exports` cells, in order."

@@ -9,6 +9,9 @@ __all__ = ['load_pretrained', 'load_mnist', 'preprocess_digit', 'Predictor', 'Pr
 # %% ../nbs/index.ipynb #329e6b88
 import importlib
 
+from .core import quiet_tensorflow_on_import
+quiet_tensorflow_on_import()  # TensorFlow's C++ log lines filtered from its first import on (DIGIT_COURSE_TF_LOGS=1 shows them)
+
 _FACE = {'load_mnist': 'mnist', 'preprocess_digit': 'preprocess', 'Predictor': 'predict', 'Prediction': 'predict',
          'predict_files': 'predict'}  # name -> the module it lives in, imported when the name is first used
 _all_ = ['load_pretrained', 'load_mnist', 'preprocess_digit', 'Predictor', 'Prediction', 'predict_files']

@@ -4,11 +4,12 @@
 
 # %% ../nbs/13_cards.ipynb #647237f5
 from __future__ import annotations
-import json
+import contextlib, json
 from pathlib import Path
 
 from .mnist import load_mnist
 from .model import MODELS_DIR, digit_cnn, load_digit_model
+from .scale import atomic_path
 from .train import evaluate
 
 # %% auto #0
@@ -67,9 +68,9 @@ def ship_model(run_dir,            # a `run_training` folder holding a trained `
     report = {**report, 'test_acc': round(test['accuracy'], 5), 'per_class_test_acc': {str(k): round(v, 5) for k, v in test['per_class'].items()}}
     plain = digit_cnn(**report['model_kwargs'])          # the architecture alone: no optimizer state in the shipped file
     plain.set_weights(trained.get_weights())
+    card, shipped = model_card(report, notes), json.dumps({k: v for k, v in report.items() if k != 'history'}, indent=2)
     models_dir.mkdir(parents=True, exist_ok=True)
-    dest = models_dir / 'digit_cnn.weights.h5'
-    plain.save_weights(dest)
-    (models_dir / 'digit_cnn.md').write_text(model_card(report, notes))
-    (models_dir / 'digit_cnn.json').write_text(json.dumps({k: v for k, v in report.items() if k != 'history'}, indent=2))
-    return dest
+    with contextlib.ExitStack() as files:  # all three written under temporary names, then each given its name in one step
+        weights, md, js = (files.enter_context(atomic_path(models_dir / f'digit_cnn{end}')) for end in ('.weights.h5', '.md', '.json'))
+        plain.save_weights(weights); md.write_text(card); js.write_text(shipped)
+    return models_dir / 'digit_cnn.weights.h5'

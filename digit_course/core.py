@@ -4,14 +4,14 @@
 
 # %% ../nbs/11_core.ipynb #b0cd2fcf
 from __future__ import annotations
-import atexit, importlib, importlib.resources, logging, os, re, socket, sys, threading, time
+import atexit, contextlib, importlib, importlib.resources, logging, os, re, socket, sys, threading, time
 from pathlib import Path
 
 import numpy as np
 
 # %% auto #0
-__all__ = ['TF_LOG_LINE', 'PACKAGE_DIR', 'DEPLOY_EXTRA', 'in_test', 'small_if_test', 'quiet_tensorflow', 'display_path',
-           'free_port', 'need', 'latency_ms']
+__all__ = ['TF_LOG_LINE', 'PACKAGE_DIR', 'DEPLOY_EXTRA', 'in_test', 'small_if_test', 'quiet_tensorflow',
+           'quiet_tensorflow_on_import', 'display_path', 'free_port', 'need', 'latency_ms']
 
 # %% ../nbs/11_core.ipynb #aa07b4e2
 def in_test() -> bool:
@@ -67,6 +67,23 @@ def quiet_tensorflow():
         sys.stderr.flush(); os.dup2(out, 2); _quiet_thread.join(timeout=2)
     atexit.register(restore)
 
+
+# %% ../nbs/11_core.ipynb #aa5cccd8
+_TF_MODULES = ('tensorflow', 'keras')  # importing either starts TensorFlow's C++ core, and its log lines
+
+class _QuietOnImport:
+    "An import finder that finds nothing: at the first import of TensorFlow or Keras it calls `quiet_tensorflow` and steps aside."
+    def find_spec(self, name, path=None, target=None):
+        if name in _TF_MODULES:
+            with contextlib.suppress(ValueError): sys.meta_path.remove(self)
+            quiet_tensorflow()
+        return None  # the import itself goes on as usual
+
+def quiet_tensorflow_on_import():
+    "`quiet_tensorflow` just before TensorFlow or Keras is first imported in this process (now, when one already is)."
+    if os.environ.get('DIGIT_COURSE_TF_LOGS') or _quiet_thread is not None: return
+    if any(m in sys.modules for m in _TF_MODULES): return quiet_tensorflow()
+    if not any(isinstance(f, _QuietOnImport) for f in sys.meta_path): sys.meta_path.insert(0, _QuietOnImport())
 
 # %% ../nbs/11_core.ipynb #dfac7176
 def display_path(path) -> str:

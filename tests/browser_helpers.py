@@ -1,14 +1,14 @@
-"Shared by the browser tests: Chromium, free ports, mouse strokes like a hand, and the digits they draw."
+"Shared by the browser tests: which Chromium to drive (`find_chromium`, from `digit_course.deploy`), mouse strokes like a hand, and the digits they draw."
 import contextlib, math, os, re, shutil, signal, subprocess, time, urllib.request
 from pathlib import Path
 
 import pytest
 
-from digit_course.deploy import CHROMIUM_ARGS as CHROMIUM_ARGS
+from digit_course.deploy import CHROMIUM_ARGS, CHROMIUM_NAMES, find_chromium  # which Chromium: lesson 08's plumbing
 
-__all__ = ['CHROMIUM', 'CHROMIUM_ARGS', 'ONE', 'FOUR_L', 'SMALL_SEVEN', 'ZERO', 'missing', 'drag', 'draw_digits', 'web_app']
+__all__ = ['CHROMIUM', 'CHROMIUM_ARGS', 'CHROMIUM_NAMES', 'ONE', 'FOUR_L', 'SMALL_SEVEN', 'ZERO', 'find_chromium', 'missing',
+           'drag', 'draw_digits', 'web_app']
 
-CHROMIUM = Path('/usr/bin/chromium')
 
 # Stroke paths in canvas pixels (the pads are 280x280), as lists of corner points.
 ONE = [(140, 40), (143, 240)]
@@ -21,6 +21,12 @@ def missing(reason):
     "Skip, unless DIGIT_COURSE_REQUIRE_BROWSER=1 (set by .ci/run), where a missing browser part is a failure."
     if os.environ.get('DIGIT_COURSE_REQUIRE_BROWSER') == '1': pytest.fail(f'{reason} (DIGIT_COURSE_REQUIRE_BROWSER=1)')
     pytest.skip(reason, allow_module_level=True)
+
+
+# Every test module that imports this one drives a browser: without one, the module is skipped (or fails under
+# DIGIT_COURSE_REQUIRE_BROWSER=1) with the reason.
+CHROMIUM, _why = find_chromium()
+if CHROMIUM is None: missing(_why)
 
 
 def drag(page, box, points, steps=6):

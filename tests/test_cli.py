@@ -257,3 +257,37 @@ def test_predict_huge_picture_memory(tmp_path):
     print(f"\npeak memory of `digit-course predict` on a {(tmp_path / 'huge.png').stat().st_size / 1e3:.0f} KB 13000x13000 PNG: {peak_mb:.0f} MB")
     assert r.returncode == 0 and 'no digit found' in r.stdout, r.stderr
     assert peak_mb < 500
+
+
+PLAIN_SCRIPTS = {  # the library in a script of one's own, as a newcomer first uses it (issue 26)
+    'predict': ("from digit_course import Predictor, load_pretrained, load_mnist\n"
+                "print(Predictor(load_pretrained())(load_mnist(verbose=False).x_test[0]).digit)", '7'),
+    'train': ("from digit_course import train\nfrom digit_course.mnist import load_mnist\nfrom digit_course.model import digit_cnn\n"
+              "res = train.train(digit_cnn(), load_mnist(verbose=False), epochs=1, n_train=300, verbose=0)\n"
+              "print(res.best_epoch)", '1'),
+}
+
+
+@pytest.mark.parametrize('name', PLAIN_SCRIPTS)
+def test_plain_script_prints_no_tensorflow_log(tmp_path, name):
+    "Importing the library in a plain script: TensorFlow's start-up and training log lines are filtered; DIGIT_COURSE_TF_LOGS=1 shows them."
+    script, answer = PLAIN_SCRIPTS[name]
+    env = {k: v for k, v in os.environ.items() if k not in ('DIGIT_COURSE_DEBUG', 'DIGIT_COURSE_TF_LOGS', 'TF_CPP_MIN_LOG_LEVEL', 'IN_TEST')}
+    def python(**more):
+        return subprocess.run([sys.executable, '-c', script], capture_output=True, text=True, timeout=300, cwd=tmp_path, env={**env, **more})
+    shown = python(DIGIT_COURSE_TF_LOGS='1')
+    assert shown.returncode == 0, shown.stderr[-3000:]
+    if not TF_LOG.search(shown.stderr): pytest.skip('TensorFlow writes no log line on this machine: nothing to filter')
+    r = python()
+    assert r.returncode == 0 and r.stdout.split() == [answer], (r.stdout, r.stderr[-3000:])
+    assert not TF_LOG.search(r.stderr), r.stderr[-3000:]
+
+
+def test_train_that_diverges_says_so(tmp_path):
+    "A learning rate that makes the run diverge (--lr 1): exit status 1, one line that says so and what to try, the run's files kept."
+    out = tmp_path / 'run'
+    r = run('train', '--n-train', '500', '--epochs', '1', '--lr', '1', '--quiet', '--out', str(out))
+    assert_one_line_error(r, 'digit-course train: error: the run diverged: ', 'learning rate, 1, is most likely too high',
+                          '--lr 0.1', '--fresh', f"files are kept in {out}")
+    assert sorted(p.name for p in out.iterdir()) == ['checkpoint', 'model.keras', 'report.json', 'training_curves.png']
+    assert 'far above the 2.30 of guessing' in json.loads((out / 'report.json').read_text())['diverged']

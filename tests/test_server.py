@@ -2,7 +2,8 @@
 
 Idle connections are closed after a timeout and the threads stay bounded; a URL with a NUL byte gets a plain 400 and
 no traceback; a request for a foreign Host (DNS rebinding) is refused; every response carries the security headers;
-a server killed with SIGKILL leaves a `digit-pad-*` folder that the next start removes.
+a server killed with SIGKILL leaves a `digit-pad-*` folder that the next start removes; a server without a local
+onnxruntime-web says so in one line, with how to work offline.
 """
 import os, shutil, signal, socket, subprocess, time, urllib.error, urllib.request
 from pathlib import Path
@@ -18,12 +19,12 @@ def _threads(pid) -> int:
     return int(next(l for l in Path(f'/proc/{pid}/status').read_text().splitlines() if l.startswith('Threads:')).split()[1])
 
 
-def _start(port, tmpdir, log):
-    "`digit-course app --no-browser --port N` with its temporary folders in `tmpdir`; returns the process once it answers."
-    env = dict(os.environ, TMPDIR=str(tmpdir))
+def _start(port, tmpdir, log, **env):
+    "`digit-course app --no-browser --port N` with its temporary folders in `tmpdir` (and `env`); returns the process once it answers."
+    env = dict(os.environ, TMPDIR=str(tmpdir), **env)
     with open(log, 'a') as f:
         proc = subprocess.Popen([shutil.which('digit-course') or 'digit-course', 'app', '--no-browser', '--port', str(port)],
-                                stdout=f, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+                                stdout=f, stderr=subprocess.STDOUT, env=env, cwd=tmpdir, start_new_session=True)
     deadline = time.time() + 30
     while True:
         if proc.poll() is not None: raise RuntimeError(f'digit-course app exited {proc.returncode}: {log.read_text()}')
@@ -132,3 +133,20 @@ def test_killed_servers_folder_is_removed_at_the_next_start(tmp_path):
         assert len([p for p in tmp_path.iterdir() if p.name.startswith('digit-pad-')]) == 1
     finally: _stop(second)
     assert not [p for p in tmp_path.iterdir() if p.name.startswith('digit-pad-')], 'SIGTERM left the folder behind'
+
+
+def test_server_without_local_runtime_says_how_to_work_offline(app, tmp_path):
+    cache = tmp_path / 'cache'  # an empty course cache, no ./node_modules, no $DIGIT_COURSE_ORT: no local onnxruntime-web
+    log = tmp_path / 'app.log'
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv('DIGIT_COURSE_ORT', raising=False)
+        proc = _start(free_port(), tmp_path, log, DIGIT_COURSE_CACHE=str(cache))
+    try:
+        lines = log.read_text().splitlines()
+        said = [l for l in lines if l.startswith('No local onnxruntime-web')]
+        assert len(said) == 1 and 'will load it from the CDN (https://cdn.jsdelivr.net/' in said[0], lines
+        assert f'npm install --prefix {cache} onnxruntime-web@' in said[0] and 'digit-course app then serves it' in said[0], said
+    finally: _stop(proc)
+    from digit_course.deploy import find_ort
+    if find_ort() is not None:  # the module's server found the local copy: not a word about it
+        assert 'No local onnxruntime-web' not in app[2].read_text()

@@ -1,17 +1,18 @@
-"""The web pad (lesson 07) in a real (headless) Chromium, served by `digit-course app` as a user runs it.
+"""The web pad (lesson 08) in a real (headless) Chromium, served by `digit-course app` as a user runs it.
 
 Draws a 1, a 7 (small, in a corner) and a 0 with the mouse and reads the answer off #prediction, checks Undo and
 Clear; then puts 500 re-drawn MNIST test digits on the page's pad and compares the page's preprocessing with
 `preprocess_digit` and its predictions with the Python `Predictor`, printing the figures and the page's latency.
-Also checks that the page's pinned onnxruntime-web version and integrity hash match the npm package's file.
+Also checks that the page's pinned onnxruntime-web version and the SHA-384 hashes of the three files it loads match the npm
+package's files.
 """
-import base64, hashlib, shutil, signal, subprocess, time, urllib.request
+import base64, hashlib
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from browser_helpers import CHROMIUM, CHROMIUM_ARGS, draw_digits, missing
+from browser_helpers import CHROMIUM, CHROMIUM_ARGS, draw_digits, missing, web_app
 from digit_course.deploy import ORT_FILES, ORT_VERSION, WEB_DIR, browser_predictions, find_ort
 
 REPO = Path(__file__).resolve().parents[1]
@@ -19,40 +20,25 @@ ARTIFACTS = REPO / 'tests' / 'artifacts'
 
 try: from playwright import sync_api
 except ImportError: missing('the playwright package is not installed')
-if not CHROMIUM.exists(): missing(f'{CHROMIUM} is missing (apt-get install chromium)')
 ORT = find_ort()
 if ORT is None: missing(f'no local onnxruntime-web {ORT_VERSION} (npm install --prefix ~/.cache/digit-course onnxruntime-web@{ORT_VERSION})')
 
 
 @pytest.fixture(scope='module')
 def app_url(tmp_path_factory, module_port):
-    "`digit-course app --no-browser --port N` in a subprocess, as a user starts it; its URL."
-    port = module_port
+    "`digit-course app --no-browser --port N` in a subprocess, as a user starts it (`web_app`), serving the local runtime; its URL."
     log = tmp_path_factory.mktemp('app') / 'app.log'
-    with open(log, 'w') as f:
-        proc = subprocess.Popen([shutil.which('digit-course') or 'digit-course', 'app', '--no-browser', '--port', str(port)],
-                                stdout=f, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f'http://127.0.0.1:{port}/'
-    try:
-        deadline = time.time() + 30
-        while True:
-            if proc.poll() is not None: raise RuntimeError(f'digit-course app exited {proc.returncode}: {log.read_text()}')
-            try: urllib.request.urlopen(url, timeout=2); break
-            except OSError:
-                if time.time() > deadline: raise RuntimeError(f'digit-course app did not answer: {log.read_text()}')
-                time.sleep(0.2)
+    with web_app(module_port, log) as url:
         assert 'onnxruntime-web: local' in log.read_text()
         yield url
-    finally:
-        proc.send_signal(signal.SIGTERM)  # as a service manager stops it (SIGINT is ignored in background jobs)
-        proc.wait(timeout=10)
 
 
 def test_pinned_runtime_matches_the_package():
     js = (WEB_DIR / 'pad.js').read_text()
     assert f"const ORT_VERSION = '{ORT_VERSION}';" in js
-    digest = base64.b64encode(hashlib.sha384((ORT / ORT_FILES[0]).read_bytes()).digest()).decode()
-    assert f"const ORT_SRI = 'sha384-{digest}';" in js, 'pad.js has the wrong integrity hash for ort.wasm.min.js'
+    for name in ORT_FILES:  # the script, the WebAssembly loader (.mjs) and the WebAssembly (.wasm)
+        digest = base64.b64encode(hashlib.sha384((ORT / name).read_bytes()).digest()).decode()
+        assert f"'{name}': 'sha384-{digest}'," in js, f'pad.js has the wrong SHA-384 for {name}'
 
 
 def test_draw_digits_on_the_web_pad(app_url):
@@ -85,7 +71,7 @@ def test_page_matches_python(app_url):
     m = load_mnist(verbose=False)
     n = 500
     canvases = redraw_like_people(m.x_test[:n], seed=1)
-    page = browser_predictions(app_url, canvases)
+    page = browser_predictions(app_url, canvases, chromium=str(CHROMIUM))
     python = np.stack([preprocess_digit(c) for c in canvases])
     predictor = Predictor()
     python_digits = np.array([predictor.probs_of(im).argmax() for im in python])

@@ -2,11 +2,18 @@
 // (preprocess.js), run the course's ONNX model with ONNX Runtime Web (wasm backend), show the answer, the bars and
 // what the model sees.
 (() => {
-  // One pinned ONNX Runtime Web: a local copy (digit-course app serves ./ort/ when it finds one) or the CDN,
-  // checked against this hash. tests/test_web_pad.py checks both against the npm package of this version.
+  // One pinned ONNX Runtime Web: a local copy (digit-course app serves ./ort/ when it finds one) or the CDN. Each file
+  // taken from the CDN is checked against its SHA-384 below before any of them runs; tests/test_web_pad.py checks the
+  // hashes against the npm package of this version. (A local copy comes from the server that sent pad.js itself.)
   const ORT_VERSION = '1.30.0';
   const ORT_CDN = `https://cdn.jsdelivr.net/npm/onnxruntime-web@${ORT_VERSION}/dist/`;
-  const ORT_SRI = 'sha384-Bw6URI+Gvoadw0do7/QrSHUC9D1vCYYK5OSqChFyhyV5mzPL4oe2rOAFljAnS8Sq';
+  const ORT_SRI = {
+    'ort.wasm.min.js': 'sha384-Bw6URI+Gvoadw0do7/QrSHUC9D1vCYYK5OSqChFyhyV5mzPL4oe2rOAFljAnS8Sq',
+    'ort-wasm-simd-threaded.mjs': 'sha384-XcXA/MtAf0WpB8e023xQH9CM7RIjiugakT7x99DIwpFf7k56BIFFcAPerIF7FDad',
+    'ort-wasm-simd-threaded.wasm': 'sha384-vjBJ1z7qrhkTyYsNqKeF6c7N+nOJSU94czEo+tvZcu8G75JparGq9kB+kTnEUNVM',
+  };
+  const OFFLINE = `To use the pad offline, install a local copy once (npm install --prefix ~/.cache/digit-course ` +
+    `onnxruntime-web@${ORT_VERSION}); digit-course app then serves it.`;
   const MODEL_URL = 'digit_cnn.onnx';
   const UNSURE_BELOW = 0.6;  // as Predictor's default
   const MAX_PIXELS = 50e6;   // the largest picture we read: 50 megapixels take 200 MB once decoded
@@ -20,22 +27,46 @@
   const state = {strokes: [], stroke: null, pointer: null, session: null, timings: [], last: null, mode: 'canvas',
                  busy: Promise.resolve(), ready: null};
 
-  function loadScript(src, integrity) {
+  function loadScript(src) {
     return new Promise((resolve, reject) => {
       const s = document.createElement('script');
       s.src = src;
-      if (integrity) { s.integrity = integrity; s.crossOrigin = 'anonymous'; }
       s.onload = () => resolve(src); s.onerror = () => reject(new Error(`could not load ${src}`));
       document.head.appendChild(s);
     });
   }
+  // The bytes of a file of the CDN, once its SHA-384 is the one in ORT_SRI; an Error that says why not otherwise
+  async function fetchChecked(name) {
+    const url = ORT_CDN + name;
+    let bytes;
+    try {
+      const response = await fetch(url, {credentials: 'omit'});
+      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      bytes = await response.arrayBuffer();
+    } catch (err) { throw new Error(`could not load ${url} (${err.message}). ${OFFLINE}`); }
+    if (!(window.crypto && crypto.subtle)) {  // browsers give it to https and localhost pages only
+      throw new Error(`cannot check ${url}: this browser computes hashes on https and localhost pages only. ${OFFLINE}`);
+    }
+    const digest = new Uint8Array(await crypto.subtle.digest('SHA-384', bytes));
+    if (`sha384-${btoa(String.fromCharCode(...digest))}` !== ORT_SRI[name]) {
+      throw new Error(`${url} is not the file this page was written for (its SHA-384 differs from pad.js's), so it was not run`);
+    }
+    return bytes;
+  }
   async function loadRuntime() {
-    let base = 'ort/';
-    try { await loadScript(base + 'ort.wasm.min.js'); }
-    catch { base = ORT_CDN; await loadScript(base + 'ort.wasm.min.js', ORT_SRI); }
-    ort.env.wasm.wasmPaths = new URL(base, document.baseURI).href;
+    try { await loadScript('ort/ort.wasm.min.js'); ort.env.wasm.wasmPaths = new URL('ort/', document.baseURI).href; }
+    catch {
+      // All three checked before any runs; ONNX Runtime then gets them from memory: the loader as a blob: URL (the
+      // page's Content-Security-Policy allows blob: scripts for this), the WebAssembly as bytes
+      const [js, mjs, wasm] = await Promise.all(Object.keys(ORT_SRI).map(fetchChecked));
+      const blobUrl = bytes => URL.createObjectURL(new Blob([bytes], {type: 'text/javascript'}));
+      const script = blobUrl(js);
+      try { await loadScript(script); } finally { URL.revokeObjectURL(script); }
+      ort.env.wasm.wasmPaths = {mjs: blobUrl(mjs)};
+      ort.env.wasm.wasmBinary = new Uint8Array(wasm);
+    }
     ort.env.wasm.numThreads = 1;  // threads need cross-origin isolation, which a static site may not have
-    return base === ORT_CDN ? 'cdn' : 'local';
+    return typeof ort.env.wasm.wasmPaths === 'string' ? 'local' : 'cdn';
   }
 
   // Drawing, with a mouse, a pen or a finger: the ink goes on a transparent canvas (its alpha is the ink); CSS gives
@@ -284,6 +315,9 @@
     try {
       const source = await loadRuntime();
       state.session = await ort.InferenceSession.create(MODEL_URL, {executionProviders: ['wasm']});
+      if (source === 'cdn') {  // ONNX Runtime has compiled them: the CDN's files need not stay in memory
+        URL.revokeObjectURL(ort.env.wasm.wasmPaths.mjs); ort.env.wasm.wasmBinary = undefined;
+      }
       window.digitPad.runtime = source;
       if (state.mode === 'canvas') answer.textContent = 'Draw a digit';
       document.body.dataset.ready = 'true';
