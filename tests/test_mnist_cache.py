@@ -1,7 +1,7 @@
 """The MNIST cache as real processes meet it: a folder they may not write to, a setting that names a file, a cache
 write killed halfway, and what `digit-course data` shows.
 
-What a notebook cannot hold: another user's view of a read-only folder (root writes anywhere), `kill -9`, and the
+What a notebook cannot hold: a read-only folder as an unprivileged process sees it (root writes anywhere), `kill -9`, and the
 command line. Every process gets a HOME and a cache folder of its own; the real cache is only read, once, to copy it.
 """
 import os, shutil, signal, subprocess, sys, tempfile, threading
@@ -14,13 +14,12 @@ import digit_course
 from digit_course.mnist import load_mnist, mnist_cache_dir
 
 ROOT = Path(digit_course.__file__).parent.parent  # so that every process below imports this code, not an installed copy
-NOBODY = 65534  # the unprivileged user (and group) of Linux distributions
 LOAD = "from digit_course.mnist import load_mnist; print('SOURCE', load_mnist().source)"
 
 
 @pytest.fixture
 def tmp():
-    "A folder every user may enter (pytest's own tmp_path is private to root, and the read-only test runs as nobody)."
+    "A folder every user may enter (pytest's own tmp_path is private to root)."
     d = Path(tempfile.mkdtemp(prefix='mnist-cache-test-')); d.chmod(0o755)
     yield d
     for p in [d, *d.rglob('*')]:
@@ -57,27 +56,28 @@ def environment(home, cache=None) -> dict:
     return env
 
 
-def python(code, env, user=None, timeout=120):
-    "Run `code` in a new Python process, as `user` (a uid) when given."
+def python(code, env, unprivileged=False, timeout=120):
+    "Run `code` in a new Python process; `unprivileged`: without the capabilities that let root ignore a folder's mode."
     cmd = [sys.executable, '-c', code]
-    if user is not None: cmd = ['setpriv', f'--reuid={user}', f'--regid={user}', '--clear-groups', *cmd]
+    if unprivileged:  # root without the two capabilities that let it write anywhere: a folder's mode now binds it too
+        cmd = ['setpriv', '--bounding-set=-dac_override,-dac_read_search', *cmd]
     return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout, cwd=ROOT)
 
 
 def test_a_cache_folder_that_cannot_be_written_costs_a_warning_not_the_load(tmp, mnist_file):
     home, cache = home_with_keras_copy(tmp, mnist_file), tmp / 'read-only-cache'
     cache.mkdir(); cache.chmod(0o555)
-    user = None
-    if os.geteuid() == 0:  # root writes into a folder whatever its mode: load as an ordinary user, as a learner would
+    unprivileged = False
+    if os.geteuid() == 0:  # root writes into a folder whatever its mode: load without that power, as a learner would
         if not shutil.which('setpriv'): pytest.skip('running as root and setpriv (util-linux) is missing: cannot make a folder unwritable')
-        user = NOBODY
+        unprivileged = True
     probe = f"""
 import sys
 try: open({str(cache / 'probe')!r}, 'w')
 except PermissionError: pass
 else: sys.exit('the cache folder is writable for this process: the test would prove nothing')
 """ + LOAD
-    r = python(probe, environment(home, cache), user)
+    r = python(probe, environment(home, cache), unprivileged)
     assert r.returncode == 0, r.stderr
     assert 'SOURCE keras-cache' in r.stdout, r.stdout
     assert r.stdout.splitlines()[0].endswith('verified, not cached'), r.stdout
