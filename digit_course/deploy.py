@@ -340,7 +340,7 @@ def find_chromium() -> tuple:
     for name in CHROMIUM_NAMES:
         if found := shutil.which(name): return Path(found), None
     try:
-        from playwright.sync_api import sync_playwright
+        sync_playwright = need('playwright.sync_api', "finding Playwright's own Chromium", 'pip install playwright').sync_playwright
         with sync_playwright() as p: bundled = Path(p.chromium.executable_path)  # where `playwright install chromium` puts it
         if bundled.is_file(): return bundled, None
     except Exception: pass  # no Playwright, or its driver would not start
